@@ -1,0 +1,357 @@
+// Package gateway serves LogLine's HTTP API for the ledger core: appending
+// spans (one JSON span or a streamed NDJSON batch), reading them back by id
+// or by query, tailing the log as NDJSON or server-sent events, and the
+// health probes. Every error is an RFC 9457 problem. The wire contract is
+// docs/http-api.md; this package codes only against ledger.Store.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/span"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxBodyBytes       = 32 << 20
+	DefaultNDJSONBatch        = 1024
+	DefaultStreamWriteTimeout = 10 * time.Second
+
+	// heartbeatInterval is how often an idle SSE stream gets a comment.
+	heartbeatInterval = 15 * time.Second
+)
+
+// Config configures a Server. Only Store is required; every other zero
+// value means the documented default.
+type Config struct {
+	Store  ledger.Store
+	Logger *slog.Logger     // default: slog.Default()
+	Now    func() time.Time // default: time.Now; used for server-assigned ids
+	Limits span.Limits      // default: span.DefaultLimits
+	// MaxBodyBytes bounds one request body (default 32 MiB).
+	MaxBodyBytes int64
+	// NDJSONBatch is the most spans handed to one Store.Append call while
+	// ingesting NDJSON (default 1024).
+	NDJSONBatch int
+	// DecodeWorkers is how many goroutines decode NDJSON lines of one
+	// request in parallel (default GOMAXPROCS).
+	DecodeWorkers int
+	// StreamWriteTimeout is how long a streaming client may take to accept
+	// one chunk before it is cut off (default 10s).
+	StreamWriteTimeout time.Duration
+	// Ready reports whether the server can take traffic (GET /readyz);
+	// nil means ready whenever the process is up.
+	Ready func() error
+}
+
+// Server is the HTTP front of one ledger.Store. Its methods are safe for
+// concurrent use.
+type Server struct {
+	store   ledger.Store
+	log     *slog.Logger
+	now     func() time.Time
+	limits  span.Limits
+	maxBody int64
+	batch   int
+	workers int
+	// maxLine is the longest NDJSON line (or single-span body) read into
+	// memory: the span limit plus slack for insignificant whitespace.
+	maxLine      int
+	batchBytes   int
+	writeTimeout time.Duration
+	ready        func() error
+	handler      http.Handler
+
+	idMu  sync.Mutex    // guards newID, which need not be concurrency-safe
+	newID func() string // server-assigned ids: "s_" + ULID
+
+	// stopping is closed by Shutdown; streams and NDJSON ingests watch it.
+	stopping chan struct{}
+	stopOnce sync.Once
+	actMu    sync.Mutex    // guards actN and idle
+	actN     int           // streams and NDJSON ingests in flight
+	idle     chan struct{} // closed when actN drops to 0; nil when nobody waits
+}
+
+var errShuttingDown = errors.New("gateway: shutting down")
+
+// New checks cfg, fills defaults and builds the routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("gateway: Config.Store is required")
+	}
+	if cfg.MaxBodyBytes < 0 || cfg.NDJSONBatch < 0 || cfg.DecodeWorkers < 0 || cfg.StreamWriteTimeout < 0 {
+		return nil, errors.New("gateway: negative limit in Config")
+	}
+	s := &Server{
+		store:        cfg.Store,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		limits:       cfg.Limits,
+		maxBody:      cfg.MaxBodyBytes,
+		batch:        cfg.NDJSONBatch,
+		workers:      cfg.DecodeWorkers,
+		writeTimeout: cfg.StreamWriteTimeout,
+		ready:        cfg.Ready,
+		stopping:     make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.limits.MaxSpanBytes <= 0 {
+		s.limits.MaxSpanBytes = span.DefaultLimits.MaxSpanBytes
+	}
+	if s.limits.MaxDepth <= 0 {
+		s.limits.MaxDepth = span.DefaultLimits.MaxDepth
+	}
+	if s.maxBody == 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.batch == 0 {
+		s.batch = DefaultNDJSONBatch
+	}
+	if s.workers == 0 {
+		s.workers = runtime.GOMAXPROCS(0)
+	}
+	if s.writeTimeout == 0 {
+		s.writeTimeout = DefaultStreamWriteTimeout
+	}
+	s.maxLine = maxLineFor(s.limits.MaxSpanBytes)
+	s.batchBytes = max(4<<20, 4*s.maxLine)
+	s.newID = span.NewIDGenerator(s.now, rand.Reader)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// maxLineFor is the span limit plus a quarter for whitespace a client may
+// put around and inside a span (the span package measures the span itself).
+func maxLineFor(maxSpan int) int { return maxSpan + maxSpan/4 + 2 }
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Shutdown makes the gateway wind down long-lived work, then waits for it
+// to end or for ctx. Call it together with http.Server.Shutdown (for
+// example from http.Server.RegisterOnShutdown): that call stops accepting
+// connections and waits for in-flight requests, but it never interrupts a
+// stream that follows the log, so without this it would wait forever.
+//
+// After Shutdown: streams end at a chunk boundary with their resume cursor
+// (trailer Logline-Next-Cursor, SSE event "cutoff"); an NDJSON ingest stops
+// reading at the next line boundary, answers every line it has read and
+// ends with a summary carrying an "unavailable" error; single-span appends
+// already in Store.Append complete (Append is synchronous and durable), and
+// new requests are still served until the http.Server stops accepting them.
+// The gateway never closes the Store: its owner does, after Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	s.actMu.Lock()
+	if s.actN == 0 {
+		s.actMu.Unlock()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.actMu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway shutdown: %w", ctx.Err())
+	}
+}
+
+// begin and end bracket a long-lived request (stream, NDJSON ingest).
+func (s *Server) begin() {
+	s.actMu.Lock()
+	s.actN++
+	s.actMu.Unlock()
+}
+
+func (s *Server) end() {
+	s.actMu.Lock()
+	s.actN--
+	if s.actN == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.actMu.Unlock()
+}
+
+// isStopping reports whether Shutdown was called.
+func (s *Server) isStopping() bool {
+	select {
+	case <-s.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// nextID returns a fresh server-assigned id.
+func (s *Server) nextID() string {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	return s.newID()
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /ingest", s.handleIngest)
+	mux.HandleFunc("POST /api/spans", s.handleIngest)
+	mux.HandleFunc("GET /spans/{id}", s.handleGet)
+	mux.HandleFunc("GET /spans", s.handleQuery)
+	mux.HandleFunc("GET /ledger/stream", s.handleStream)
+	mux.HandleFunc("GET /api/timeline/stream", s.handleStream)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	return s.middleware(problemFallback(mux))
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		if err := s.ready(); err != nil {
+			s.log.InfoContext(r.Context(), "gateway: not ready", "err", err)
+			writeProblem(w, newProblem(codeUnavailable, "not ready"))
+			return
+		}
+	}
+	if s.isStopping() {
+		writeProblem(w, newProblem(codeUnavailable, shuttingDownDetail))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// problemFallback turns the mux's own plain-text 404 and 405 answers into
+// problems, keeping the Allow header of a 405.
+func problemFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(&fallbackWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+// fallbackWriter replaces the body of the mux's fallback answers.
+type fallbackWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	wrote   bool
+	replace bool
+}
+
+func (f *fallbackWriter) WriteHeader(code int) {
+	if f.wrote {
+		return
+	}
+	f.wrote = true
+	var p *Problem
+	switch code {
+	case http.StatusNotFound:
+		p = newProblem(codeUnknownRoute, "no route for "+f.r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		p = newProblem(codeMethodNotAllowed, "method "+f.r.Method+" is not allowed on "+f.r.URL.Path+"; allowed: "+f.Header().Get("Allow"))
+	default:
+		f.ResponseWriter.WriteHeader(code)
+		return
+	}
+	f.replace = true
+	writeProblem(f.ResponseWriter, p)
+}
+
+func (f *fallbackWriter) Write(b []byte) (int, error) {
+	if !f.wrote {
+		f.WriteHeader(http.StatusOK)
+	}
+	if f.replace {
+		return len(b), nil
+	}
+	return f.ResponseWriter.Write(b)
+}
+
+// statusWriter records the status for the request log. Unwrap lets
+// http.ResponseController reach the connection (Flush, deadlines, full
+// duplex) through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware logs every request at Debug and turns a handler panic into a
+// 500 problem (when nothing was sent yet) instead of a dropped connection.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "gateway: handler panic",
+					"method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeProblem(sw, newProblem(codeInternal, internalErrorDetail))
+				}
+			}
+			if s.log.Enabled(r.Context(), slog.LevelDebug) {
+				s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+					slog.String("method", r.Method), slog.String("path", r.URL.Path),
+					slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}

@@ -1,0 +1,110 @@
+// Package ledger holds the contract every LogLine store implements: append
+// spans durably, read them back by id, by filter and as an ordered stream.
+// Implementations live in subpackages named after what they wrap
+// (segment: files plus a Pebble index; pg: PostgreSQL). The conformance
+// suite in ledgertest runs the same tests against each of them.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/logline/logline/internal/span"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is.
+var (
+	// ErrNotFound: no span with that id (in that tenant).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the append contradicts what is stored (a seq that is not
+	// latest+1, or a re-append of (tenant,id,seq) with different content).
+	ErrConflict = errors.New("conflict")
+	// ErrAmbiguous: an id looked up without a tenant exists in several tenants.
+	ErrAmbiguous = errors.New("ambiguous id")
+	// ErrClosed: the store is closed or its writer has stopped.
+	ErrClosed = errors.New("store closed")
+	// ErrCorrupt: stored data fails verification. The error names the file
+	// and offset (or log index) of the first bad byte.
+	ErrCorrupt = errors.New("corrupt ledger")
+	// ErrBadCursor: a cursor that this store did not issue.
+	ErrBadCursor = errors.New("bad cursor")
+)
+
+// Result is the outcome of appending one span.
+type Result struct {
+	ID         string
+	Seq        uint64
+	Tenant     string
+	LogIndex   uint64
+	Hash       span.Hash // curr_hash
+	PrevHash   span.Hash
+	ReceivedAt time.Time
+	// Duplicate is true when this exact span was already stored: the
+	// result is the original one and nothing new was written.
+	Duplicate bool
+}
+
+// Outcome pairs a Result with the per-span error (ErrConflict wrapped with
+// details). Exactly one of them is meaningful.
+type Outcome struct {
+	Result Result
+	Err    error
+}
+
+// Query selects stored spans of one tenant. Zero fields do not filter.
+type Query struct {
+	Tenant     string // required
+	This       string
+	Who        string
+	Did        string
+	EntityType string
+	TraceID    string
+	Since      time.Time // inclusive, on the span's `when`
+	Until      time.Time // exclusive, on the span's `when`
+	Cursor     string    // opaque, from a previous Page.Next
+	Limit      int       // default 100, max 1000
+}
+
+// Page is one page of query results, in log order.
+type Page struct {
+	Entries []*span.Entry
+	Next    string // cursor for the following page; "" at the end
+}
+
+// Store is a LogLine ledger. All methods are safe for concurrent use.
+type Store interface {
+	// Append stores spans and returns one Outcome per span, in order. A span
+	// whose outcome has no error is durable when Append returns: nothing is
+	// acknowledged before it is on disk. The returned error (ErrClosed,
+	// an I/O failure) means no outcome may be trusted; spans may or may not
+	// have been stored, and a retry with the same content is idempotent.
+	Append(ctx context.Context, spans []*span.Span) ([]Outcome, error)
+
+	// Get returns the latest version of id (or version seq when seq >= 0).
+	// With tenant "", an id found in exactly one tenant is returned;
+	// several give ErrAmbiguous. Missing gives ErrNotFound.
+	Get(ctx context.Context, tenant, id string, seq int64) (*span.Entry, error)
+
+	// Query returns one page of spans matching q.
+	Query(ctx context.Context, q Query) (Page, error)
+
+	// Read calls fn for every entry with from <= log_index < to, in order,
+	// stopping at the first error fn returns. to is clamped to Size().
+	Read(ctx context.Context, from, to uint64, fn func(*span.Entry) error) error
+
+	// ReadRaw is Read without parsing: fn gets the log index and the
+	// exact stored line (valid only during the call).
+	ReadRaw(ctx context.Context, from, to uint64, fn func(index uint64, line []byte) error) error
+
+	// Size is the number of durable entries (the next log_index).
+	Size() uint64
+
+	// Wait blocks until Size() > n, ctx is done (ctx.Err()) or the store
+	// closes (ErrClosed), and returns the new size.
+	Wait(ctx context.Context, n uint64) (uint64, error)
+
+	// Close stops accepting appends, drains the ones in flight and releases
+	// files. It returns the first error the writer met, if any.
+	Close() error
+}

@@ -1,0 +1,206 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/logline/logline/internal/span"
+)
+
+// indexState is the m/state record: how far the index covers the segments.
+type indexState struct {
+	size uint64   // entries indexed
+	end  position // just after the commit line of the last indexed batch
+}
+
+func (s indexState) encode() []byte {
+	b := binary.AppendUvarint(nil, 1) // record version
+	b = binary.AppendUvarint(b, s.size)
+	b = binary.AppendUvarint(b, uint64(s.end.seg))
+	return binary.AppendUvarint(b, uint64(s.end.off))
+}
+
+func decodeIndexState(b []byte) (indexState, error) {
+	var vals [4]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return indexState{}, errBadValue
+		}
+		vals[i] = v
+		b = b[n:]
+	}
+	if vals[0] != 1 || len(b) != 0 || vals[2] > 1<<32-1 || vals[3] > 1<<62 {
+		return indexState{}, fmt.Errorf("%w: index state version %d", errBadValue, vals[0])
+	}
+	return indexState{size: vals[1], end: position{seg: uint32(vals[2]), off: int64(vals[3])}}, nil
+}
+
+// quietLogger keeps Pebble's informational chatter out of LogLine's output;
+// errors still surface through the calls that fail.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+func openIndex(dir string, readOnly bool) (*pebble.DB, error) {
+	opts := &pebble.Options{
+		Logger:             quietLogger{},
+		FormatMajorVersion: pebble.FormatNewest,
+		ReadOnly:           readOnly,
+		ErrorIfNotExists:   readOnly,
+	}
+	db, err := pebble.Open(indexDir(dir), opts)
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", indexDir(dir), err)
+	}
+	return db, nil
+}
+
+func readIndexState(db *pebble.DB) (indexState, bool, error) {
+	v, closer, err := db.Get(stateKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return indexState{}, false, nil
+	}
+	if err != nil {
+		return indexState{}, false, fmt.Errorf("read index state: %w", err)
+	}
+	defer closer.Close()
+	st, err := decodeIndexState(v)
+	if err != nil {
+		return indexState{}, false, fmt.Errorf("read index state: %w", err)
+	}
+	return st, true, nil
+}
+
+func readChains(db *pebble.DB) (map[string]span.Hash, error) {
+	p := prefix(pfxChain)
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, fmt.Errorf("read chain heads: %w", err)
+	}
+	defer it.Close()
+	chains := make(map[string]span.Hash)
+	for it.First(); it.Valid(); it.Next() {
+		tenant, ok := unescapeLast(it.Key()[len(p):])
+		if !ok || len(it.Value()) != 32 {
+			return nil, fmt.Errorf("read chain heads: %w at key %q", errBadValue, it.Key())
+		}
+		var h span.Hash
+		copy(h[:], it.Value())
+		chains[tenant] = h
+	}
+	return chains, it.Error()
+}
+
+// unescapeLast decodes an appendStr-encoded string that fills b exactly.
+func unescapeLast(b []byte) (string, bool) {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != escapeByte {
+			out = append(out, b[i])
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", false
+		}
+		switch b[i+1] {
+		case 0xFF:
+			out = append(out, escapeByte)
+			i++
+		case 0x01:
+			return string(out), i+2 == len(b)
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// indexBatch adds the index keys of one committed batch to b. chains is the
+// set of tenant heads changed by the batch.
+func indexBatch(b *pebble.Batch, first uint64, entries []indexedEntry, end position, size uint64) error {
+	var key, val []byte
+	set := func(k, v []byte) error { return b.Set(k, v, nil) }
+	if len(entries) > 0 {
+		val = entries[0].loc.append(val[:0])
+		if err := set(batchKey(first), val); err != nil {
+			return err
+		}
+	}
+	heads := make(map[string]span.Hash, 4)
+	for i := range entries {
+		e := &entries[i]
+		idx := first + uint64(i)
+		iv := idValue{index: idx, loc: e.loc, hash: e.hash}
+		if err := set(idKey(e.id, e.tenant, e.seq), iv.encode()); err != nil {
+			return err
+		}
+		val = e.loc.append(val[:0])
+		key = appendU64(tenantPrefix(pfxTenant, e.tenant), idx)
+		if err := set(key, val); err != nil {
+			return err
+		}
+		key = appendU64(tenantValuePrefix(pfxThis, e.tenant, e.this), idx)
+		if err := set(key, val); err != nil {
+			return err
+		}
+		key = appendU64(tenantValuePrefix(pfxType, e.tenant, e.entityType), idx)
+		if err := set(key, val); err != nil {
+			return err
+		}
+		if e.traceID != "" {
+			key = appendU64(tenantValuePrefix(pfxTrace, e.tenant, e.traceID), idx)
+			if err := set(key, val); err != nil {
+				return err
+			}
+		}
+		key = appendU64(appendTime(tenantPrefix(pfxWhen, e.tenant), e.when), idx)
+		if err := set(key, val); err != nil {
+			return err
+		}
+		heads[e.tenant] = e.hash
+	}
+	for t, h := range heads {
+		if err := set(chainKey(t), h[:]); err != nil {
+			return err
+		}
+	}
+	return set(stateKey, indexState{size: size, end: end}.encode())
+}
+
+// indexedEntry is what the index needs of an entry.
+type indexedEntry struct {
+	id, tenant, this, entityType, traceID string
+	seq                                   uint64
+	when                                  time.Time
+	hash                                  span.Hash
+	loc                                   location
+}
+
+func newIndexedEntry(s *span.Span, loc location) indexedEntry {
+	et := s.EntityType
+	if et == "" {
+		et = span.DefaultEntityType
+	}
+	return indexedEntry{
+		id: s.ID, tenant: s.Tenant, this: s.This, entityType: et, traceID: s.TraceID,
+		seq: s.Seq, when: s.When, hash: s.Hash, loc: loc,
+	}
+}
+
+// closeAll closes c and joins its error with err.
+func closeAll(err error, c io.Closer) error {
+	if cerr := c.Close(); cerr != nil && err == nil {
+		return cerr
+	}
+	return err
+}
