@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/logline/logline/internal/span"
 )
@@ -52,12 +53,19 @@ func (quietLogger) Fatalf(format string, args ...any) {
 }
 
 func openIndex(dir string, readOnly bool) (*pebble.DB, error) {
+	cache := pebble.NewCache(64 << 20)
+	defer cache.Unref()
 	opts := &pebble.Options{
 		Logger:             quietLogger{},
 		FormatMajorVersion: pebble.FormatNewest,
 		ReadOnly:           readOnly,
 		ErrorIfNotExists:   readOnly,
+		Cache:              cache,
+		MemTableSize:       64 << 20,
 	}
+	// Bloom filters make the per-span "is this id new?" lookup of the
+	// writer a memory-only check in the common case.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(indexDir(dir), opts)
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", indexDir(dir), err)

@@ -309,8 +309,9 @@ func (s *Store) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcom
 		return nil, ctx.Err()
 	}
 	s.closeMu.RUnlock()
-	// Once queued, the request is carried out even if ctx ends: waiting
-	// here keeps the answer truthful.
+	// A request whose ctx ends before the writer takes it is dropped
+	// (ctx.Err()); once taken it is carried out, and waiting here keeps
+	// the answer truthful.
 	if err := <-req.done; err != nil {
 		return nil, err
 	}

@@ -392,3 +392,7 @@ func TestUnexpectedFileInSegments(t *testing.T) {
 		t.Fatalf("got %v, want a missing-segment error", err)
 	}
 }
+
+func mustDecode(t testing.TB, js string) *span.Span { return ledgertest.MustSpan(t, js) }
+
+func spanSlice(s ...*span.Span) []*span.Span { return s }

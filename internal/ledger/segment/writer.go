@@ -78,7 +78,13 @@ func (s *Store) commit(reqs []*appendReq) {
 	)
 	buf := s.buf[:0]
 	start := s.activeOff
+	var live []*appendReq // requests still wanted by their callers
 	for _, r := range reqs {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err // given up before anything was written
+			continue
+		}
+		live = append(live, r)
 		for i, sp := range r.spans {
 			out := &r.out[i]
 			key := idTenant{sp.ID, sp.Tenant}
@@ -140,12 +146,12 @@ func (s *Store) commit(reqs []*appendReq) {
 		for t, h := range chainOld {
 			s.chain[t] = h
 		}
-		for _, r := range reqs {
+		for _, r := range live {
 			r.done <- fmt.Errorf("%w: %v", ledger.ErrClosed, s.werr)
 		}
 		return
 	}
-	for _, r := range reqs {
+	for _, r := range live {
 		r.done <- nil
 	}
 	if s.activeOff >= s.cfg.SegmentSize {
@@ -188,17 +194,22 @@ func (s *Store) checkVersion(pending map[idTenant]*pendingVersion, key idTenant,
 	if _, ok := pending[key]; ok {
 		return nil, fmt.Errorf("%w: seq %d of %q is older than the latest version", ledger.ErrConflict, sp.Seq, sp.ID)
 	}
+	// Versions are dense from 0, so "seq is absent and seq-1 is present"
+	// means seq-1 is the latest: two point lookups, bloom-filtered.
+	if sp.Seq == 0 {
+		return nil, nil
+	}
+	if _, ok, err := s.lookupVersion(key, sp.Seq-1); err != nil || ok {
+		return nil, err
+	}
 	latest, ok, err := s.latestSeq(key)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case !ok && sp.Seq != 0:
+	if !ok {
 		return nil, fmt.Errorf("%w: seq %d of %q: no version is stored, the first must be 0", ledger.ErrConflict, sp.Seq, sp.ID)
-	case ok && sp.Seq != latest+1:
-		return nil, fmt.Errorf("%w: seq %d of %q: latest version is %d, the next must be %d", ledger.ErrConflict, sp.Seq, sp.ID, latest, latest+1)
 	}
-	return nil, nil
+	return nil, fmt.Errorf("%w: seq %d of %q: latest version is %d, the next must be %d", ledger.ErrConflict, sp.Seq, sp.ID, latest, latest+1)
 }
 
 func (s *Store) lookupVersion(key idTenant, seq uint64) (idValue, bool, error) {
