@@ -110,7 +110,14 @@ func (d *decoder) parse(data []byte) error {
 		depth = d.limits.MaxDepth
 	}
 	d.p.init(data, depth)
-	d.buf = make([]byte, 0, 3*len(data)+512)
+	// Room for the values plus the larger of the hashed object and the
+	// canonical span, which reuse the same space one after the other (and,
+	// for an entry, its re-encoding).
+	size := 2*len(data) + 384
+	if d.mode == modeEntry {
+		size += len(data)
+	}
+	d.buf = make([]byte, 0, size)
 	p := &d.p
 	p.skipWS()
 	if p.pos >= len(data) || data[p.pos] != '{' {
@@ -169,6 +176,9 @@ func (d *decoder) member(key []byte, keyPos int) error {
 
 // check validates the value just read for field f (sent under key).
 func (d *decoder) check(f fieldID, k kind, pos int, key, value []byte) error {
+	if d.mode == modeSign && (f == fCurrHash || f == fSignature || f == fPublicKey) {
+		return nil // whatever was there is replaced by Sign
+	}
 	p := &d.p
 	spec := &fields[f]
 	invalid := func(detail string) error {
@@ -246,9 +256,6 @@ func (d *decoder) check(f fieldID, k kind, pos int, key, value []byte) error {
 			return invalid(quote(s) + " must be one of private, tenant, public")
 		}
 	case ruleHex32, ruleHex64:
-		if d.mode == modeSign && (f == fCurrHash || f == fSignature || f == fPublicKey) {
-			return nil // replaced by Sign
-		}
 		var dst []byte
 		switch f {
 		case fCurrHash:
@@ -426,12 +433,22 @@ func (d *decoder) finish() error {
 		return err
 	}
 	canon := d.appendCanonical(d.hash)
-	if len(canon) > d.limits.MaxSpanBytes {
-		return newError(CodeTooLarge, "", -1, "canonical span is "+strconv.Itoa(len(canon))+
-			" bytes (with curr_hash and any server-assigned id); the limit is "+strconv.Itoa(d.limits.MaxSpanBytes))
+	if err := d.checkSize(canon); err != nil {
+		return err
 	}
 	d.fill(canon)
 	return nil
+}
+
+// checkSize applies Limits.MaxSpanBytes to the stored form, which adds
+// curr_hash, any server-assigned id and (Sign) the signature to what was
+// sent.
+func (d *decoder) checkSize(canon []byte) error {
+	if len(canon) <= d.limits.MaxSpanBytes {
+		return nil
+	}
+	return newError(CodeTooLarge, "", -1, "canonical span is "+strconv.Itoa(len(canon))+
+		" bytes (with curr_hash, any server-assigned id and signature); the limit is "+strconv.Itoa(d.limits.MaxSpanBytes))
 }
 
 // appendCanonical appends the JCS object of the stored members (with

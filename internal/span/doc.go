@@ -23,13 +23,17 @@
 // RFC 8259 JSON text with nothing after the value, valid UTF-8 everywhere
 // (a \u escape of a lone surrogate is invalid too), no object with the same
 // key twice at any depth, and nesting no deeper than Limits.MaxDepth
-// (default 32; the span object is depth 1). Numbers must fit a float64; a
-// number written without an exponent must have an integer part within
-// ±2^53 (9007199254740992), because beyond it float64, and so every
-// JavaScript client, silently changes the value (send such values as
-// strings). A number written with an exponent declares itself a float:
-// 1e21 is accepted and stored as 1e+21. Violations are reported as *Error
-// with a code, an RFC 6901 pointer and the byte offset.
+// (default 32; the span object is depth 1). Numbers must be finite as a
+// float64 and within ±2^53 (9007199254740992), beyond which float64, and so
+// every JavaScript client, silently changes integers (send such values as
+// strings). The one exception keeps canonical forms readable: JCS writes
+// every magnitude from 1e21 up with an exponent (1e+21), so a number
+// written with an exponent may be that large. Magnitudes above 2^53 and
+// below 1e21 are always refused, whatever their notation; numbers written
+// without an exponent are judged by their digits, before any rounding; a
+// magnitude too small for float64 becomes 0, as in JavaScript. Violations
+// are reported as *Error with a code, an RFC 6901 pointer and the byte
+// offset.
 //
 // # Canonical form
 //

@@ -1,6 +1,8 @@
 package span
 
 import (
+	"encoding/binary"
+	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -78,21 +80,23 @@ type parser struct {
 	str  []byte      // decoded content of the last string that had escapes
 	tmp  []byte      // scratch for reordering object members
 
-	// Initial backing for keys, recs and path, enough for typical spans.
-	keysBuf [256]byte
-	recsBuf [32]memberRec
-	pathBuf [16]pathElem
-
 	// Facts about the last scalar value parsed.
-	lastStr    []byte  // decoded string (aliases data or str)
-	lastNum    float64 // numeric value
-	lastNumInt bool    // number written as an integer literal (no fraction, no exponent)
+	lastStr []byte  // decoded string (aliases data or str)
+	lastNum float64 // numeric value
+}
+
+// parserScratch is the initial backing of a parser's stacks, one
+// allocation that fits typical spans.
+type parserScratch struct {
+	keys [192]byte
+	recs [16]memberRec
+	path [12]pathElem
 }
 
 // init prepares p to parse data.
 func (p *parser) init(data []byte, maxDepth int) {
-	p.data, p.pos, p.maxDepth = data, 0, maxDepth
-	p.keys, p.recs, p.path = p.keysBuf[:0], p.recsBuf[:0], p.pathBuf[:0]
+	sc := new(parserScratch)
+	*p = parser{data: data, maxDepth: maxDepth, keys: sc.keys[:0], recs: sc.recs[:0], path: sc.path[:0]}
 }
 
 // pointer renders the current path as an RFC 6901 JSON pointer.
@@ -112,11 +116,12 @@ func (p *parser) appendPointer(b []byte) []byte {
 	return b
 }
 
-// errorf builds an *Error located at the current path.
+// errAt builds an *Error located at the current path.
 func (p *parser) errAt(code string, off int, detail string) *Error {
 	return newError(code, p.pointer(), off, detail)
 }
 
+// where is " in <pointer>" for details, or "" at the top level.
 func (p *parser) where() string {
 	if len(p.path) == 0 {
 		return ""
@@ -404,9 +409,23 @@ func (p *parser) sortMembers(dst []byte, objStart int, recs []memberRec) ([]byte
 	if sorted {
 		return dst, nil
 	}
-	slices.SortStableFunc(recs, func(a, b memberRec) int {
-		return compareKeys(p.keyOf(a), p.keyOf(b))
-	})
+	if len(recs) <= 16 {
+		// Insertion sort: stable, and cheapest for the small objects
+		// spans are made of.
+		for i := 1; i < len(recs); i++ {
+			r := recs[i]
+			k := p.keyOf(r)
+			j := i
+			for ; j > 0 && compareKeys(p.keyOf(recs[j-1]), k) > 0; j-- {
+				recs[j] = recs[j-1]
+			}
+			recs[j] = r
+		}
+	} else {
+		slices.SortStableFunc(recs, func(a, b memberRec) int {
+			return compareKeys(p.keyOf(a), p.keyOf(b))
+		})
+	}
 	// Of all repeated keys, report the first repetition in the document.
 	var dup *memberRec
 	for i := 1; i < len(recs); i++ {
@@ -489,6 +508,12 @@ func (p *parser) string() (s []byte, escaped bool, err error) {
 	data := p.data
 	start := p.pos + 1
 	for i := start; i < len(data); {
+		for i+8 <= len(data) && !special8(binary.LittleEndian.Uint64(data[i:])) {
+			i += 8
+		}
+		if i >= len(data) {
+			break
+		}
 		c := data[i]
 		switch {
 		case c == '"':
@@ -509,6 +534,20 @@ func (p *parser) string() (s []byte, escaped bool, err error) {
 		}
 	}
 	return nil, false, p.syntax(len(data), "unterminated string starting at byte "+strconv.Itoa(p.pos))
+}
+
+// special8 reports whether any of the 8 bytes packed in x needs attention
+// inside a string: '"', '\\', a control character or a non-ASCII byte. (The
+// has-zero-byte test can misfire only above a real hit, so the answer is
+// exact.)
+func special8(x uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	ctl := (x - 0x20*lsb) &^ x
+	q := x ^ ('"' * lsb)
+	q = (q - lsb) &^ q
+	b := x ^ ('\\' * lsb)
+	b = (b - lsb) &^ b
+	return (ctl|q|b|x)&msb != 0
 }
 
 // stringEscaped decodes a string with escapes into p.str; data[start:i] is
@@ -612,10 +651,13 @@ func hex4(data []byte, i int) (int, bool) {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// number parses a number and appends its JCS form. Integer literals (no
-// fraction, no exponent) must stay within ±2^53, numbers with a fraction but
-// no exponent must have an integer part within ±2^53, and every number must
-// be finite as a float64.
+// number parses a number and appends its JCS form. A number is accepted
+// when it is finite as a float64 and either its magnitude is at most 2^53
+// (judged by the digits when there is no exponent) or it is written with
+// an exponent and its magnitude is at least 1e21.
+// So an integer is never silently changed (9007199254740993 would become
+// ...992), and since JCS writes exactly the values from 1e21 up with an
+// exponent, the canonical form of an accepted number is accepted again.
 func (p *parser) number(dst []byte) ([]byte, error) {
 	data := p.data
 	start := p.pos
@@ -664,14 +706,14 @@ func (p *parser) number(dst []byte) ([]byte, error) {
 	intDigits := data[intStart:intEnd]
 	if !exp && (len(intDigits) > len(maxSafeIntegerDigits) ||
 		len(intDigits) == len(maxSafeIntegerDigits) && string(intDigits) > maxSafeIntegerDigits) {
-		return dst, p.errAt(CodeNumberRange, start, "number "+quote(lit)+p.where()+" is beyond ±2^53 (9007199254740992); send it as a string")
+		return dst, p.beyondSafe(start, lit)
 	}
 	if !frac && !exp {
 		var v uint64
 		for _, c := range intDigits {
 			v = v*10 + uint64(c-'0')
 		}
-		p.lastNum, p.lastNumInt = float64(v), true
+		p.lastNum = float64(v)
 		if v == 0 {
 			return append(dst, '0'), nil // "-0" is 0
 		}
@@ -684,6 +726,14 @@ func (p *parser) number(dst []byte) ([]byte, error) {
 	if err != nil {
 		return dst, p.errAt(CodeNumberRange, start, "number "+quote(lit)+p.where()+" overflows a 64-bit float")
 	}
-	p.lastNum, p.lastNumInt = v, false
+	if a := math.Abs(v); a > maxSafeInteger && a < 1e21 {
+		return dst, p.beyondSafe(start, lit)
+	}
+	p.lastNum = v
 	return appendNumber(dst, v), nil
+}
+
+func (p *parser) beyondSafe(start int, lit []byte) *Error {
+	return p.errAt(CodeNumberRange, start, "number "+quote(lit)+p.where()+
+		" is beyond ±2^53 (9007199254740992), where float64 loses integer precision; send it as a string")
 }

@@ -85,9 +85,8 @@ func Sign(data []byte, kp KeyPair, opts DecodeOptions) ([]byte, error) {
 	d.computeHash()
 	d.setString(fSignature, hex.EncodeToString(signDigest(kp.Private, d.hash[:])))
 	canon := d.appendCanonical(d.hash)
-	if len(canon) > d.limits.MaxSpanBytes {
-		return nil, newError(CodeTooLarge, "", -1, "signed span is "+fmt.Sprint(len(canon))+
-			" bytes; the limit is "+fmt.Sprint(d.limits.MaxSpanBytes))
+	if err := d.checkSize(canon); err != nil {
+		return nil, err
 	}
 	return bytes.Clone(canon), nil
 }

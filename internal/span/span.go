@@ -52,8 +52,9 @@ var ZeroHash Hash
 
 // Span is a decoded, validated span, ready to be appended.
 //
-// The exported fields are the values the store indexes; Canonical holds the
-// bytes that are hashed and stored. A Span is immutable once built.
+// The exported fields are the values the store indexes; Canonical returns
+// the bytes that are stored (and, without curr_hash and signature, hashed).
+// A Span is immutable once built and safe for concurrent use.
 type Span struct {
 	ID         string
 	Seq        uint64
@@ -85,14 +86,15 @@ type Entry struct {
 	LogIndex   uint64
 	PrevHash   Hash
 	ReceivedAt time.Time
-	Line       []byte // the exact JCS bytes of the entry, without the newline
+	Line       []byte // the exact JCS bytes of the entry, without the newline (aliases ParseEntry's input)
 }
 
 // DecodeOptions control Decode.
 type DecodeOptions struct {
 	Limits Limits
-	// NewID returns a fresh server-assigned id ("s_" + ULID) for a span
-	// without one. Required.
+	// NewID returns a fresh server-assigned id ("s_" + ULID, see
+	// NewIDGenerator) for a span without one. Required for such spans
+	// (CodeMissingField otherwise).
 	NewID func() string
 }
 

@@ -39,9 +39,14 @@ func (g *idGenerator) next() string {
 	defer g.mu.Unlock()
 	ms = min(max(ms, g.last.Time()), ulid.MaxTime())
 	id, err := ulid.New(ms, g.entropy)
-	if err != nil || id.Compare(g.last) <= 0 {
-		// The entropy failed or overflowed within this millisecond: count
-		// on from the last id, which keeps ids unique and ordered.
+	if err != nil {
+		// The entropy failed, or overflowed within this millisecond: fall
+		// back to zero entropy at this time, counting on from the last id
+		// when that is not after it. Ids stay unique and ordered.
+		id = ulid.ULID{}
+		_ = id.SetTime(ms)
+	}
+	if id.Compare(g.last) <= 0 {
 		id = increment(g.last)
 	}
 	g.last = id

@@ -196,6 +196,19 @@ func testIdempotency(t *testing.T, b Backend) {
 	if outs[0].Err != nil || outs[1].Err != nil || !outs[1].Result.Duplicate || outs[1].Result.LogIndex != outs[0].Result.LogIndex {
 		t.Fatalf("duplicate in one call: got %+v", outs)
 	}
+	// An older version re-sent in the same call as newer ones.
+	outs, err = s.Append(ctx, []*span.Span{
+		MustSpan(t, Simple("acme", "i3", 0, "x", t0)),
+		MustSpan(t, Simple("acme", "i3", 1, "x", t0)),
+		MustSpan(t, Simple("acme", "i3", 0, "x", t0)),
+		MustSpan(t, Simple("acme", "i3", 0, "changed", t0)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs[0].Err != nil || outs[1].Err != nil || outs[2].Err != nil || !outs[2].Result.Duplicate || outs[2].Result.LogIndex != outs[0].Result.LogIndex || !errors.Is(outs[3].Err, ledger.ErrConflict) {
+		t.Fatalf("old version in one call: got %+v", outs)
+	}
 	// Same (tenant, id, seq), different content.
 	outs, err = s.Append(ctx, []*span.Span{MustSpan(t, Simple("acme", "i1", 0, "changed", t0))})
 	if err != nil {

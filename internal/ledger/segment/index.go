@@ -61,7 +61,7 @@ func openIndex(dir string, readOnly bool) (*pebble.DB, error) {
 		ReadOnly:           readOnly,
 		ErrorIfNotExists:   readOnly,
 		Cache:              cache,
-		MemTableSize:       64 << 20,
+		MemTableSize:       32 << 20,
 	}
 	// Bloom filters make the per-span "is this id new?" lookup of the
 	// writer a memory-only check in the common case.

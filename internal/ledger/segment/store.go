@@ -79,13 +79,17 @@ type Store struct {
 	active    *os.File
 	activeSeg uint32
 	activeOff int64
+	next      uint64 // log index of the next entry written
 	tree      *compact.Range
 	chain     map[string]span.Hash
-	werr      error // first write/sync error; the writer refuses all work after it
+	recent    *recentTable
 	buf       []byte
 
+	indexed atomic.Uint64 // entries the index covers (set by the indexer)
+	failed  atomic.Bool   // set once with writeErr; nothing is written after
+
 	errMu    sync.Mutex
-	writeErr error // copy of werr for Close and Ready
+	writeErr error // first write, sync or index error
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -202,6 +206,9 @@ func (s *Store) recover(ctx context.Context) error {
 	s.activeOff = off
 	s.tree = sc.tree
 	s.chain = sc.chain
+	s.next = sc.size
+	s.recent = newRecentTable()
+	s.indexed.Store(sc.size)
 	s.size.Store(sc.size)
 	s.log.Info("ledger opened", "dir", s.cfg.Dir, "entries", sc.size, "segments", len(segs),
 		"replayed_from", parseFrom.seg, "took", time.Since(start).Round(time.Millisecond))

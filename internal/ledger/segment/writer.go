@@ -11,12 +11,40 @@ import (
 	"github.com/logline/logline/internal/span"
 )
 
-// writer is the only goroutine that touches the active segment. It takes
-// every queued request it can get (up to MaxBatchSpans spans), writes them
-// and their commit line with one write, fdatasyncs once, indexes the batch
-// and then answers all the requests: group commit.
+// The append path is a two-stage pipeline:
+//
+//	writer:  take queued requests → check versions → encode entries and the
+//	         commit line → one write → one fdatasync → hand the batch on
+//	indexer: apply the batch's index keys (one Pebble batch, unsynced) →
+//	         publish the new size → answer the batch's requests
+//
+// Nothing is answered before its bytes are durable and indexed. While the
+// indexer applies batch k, the writer already builds and syncs batch k+1;
+// it sees batch k's versions through the recent table until they are in
+// the index.
+
+// indexJob is a durable batch on its way to the index.
+type indexJob struct {
+	first   uint64
+	entries []indexedEntry
+	end     position
+	size    uint64
+	reqs    []*appendReq
+}
+
+// writer is the only goroutine that touches the active segment.
 func (s *Store) writer() {
-	defer close(s.done)
+	jobs := make(chan indexJob, 1)
+	indexerDone := make(chan struct{})
+	go func() {
+		defer close(indexerDone)
+		s.indexer(jobs)
+	}()
+	defer func() {
+		close(jobs)
+		<-indexerDone
+		close(s.done)
+	}()
 	var batch []*appendReq
 	for {
 		batch = batch[:0]
@@ -28,7 +56,7 @@ func (s *Store) writer() {
 			for {
 				select {
 				case r := <-s.reqs:
-					s.commit([]*appendReq{r})
+					s.commit([]*appendReq{r}, jobs)
 				default:
 					return
 				}
@@ -45,40 +73,114 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
-		s.commit(batch)
+		s.commit(batch, jobs)
 	}
 }
 
-// pendingVersion is what the batch being built knows of an (id, tenant).
-type pendingVersion struct {
-	seq  uint64
-	hash span.Hash
-	res  ledger.Result
+// indexer applies durable batches to the index in order, then acknowledges.
+func (s *Store) indexer(jobs <-chan indexJob) {
+	for j := range jobs {
+		var err error
+		if s.failed.Load() {
+			err = s.stoppedErr()
+		} else if err = s.indexCommitted(j.first, j.entries, j.end, j.size); err != nil {
+			s.fail(err)
+			err = s.stoppedErr()
+		} else {
+			s.indexed.Store(j.size)
+			s.publish(j.size)
+		}
+		for _, r := range j.reqs {
+			r.done <- err
+		}
+	}
 }
 
 type idTenant struct{ id, tenant string }
 
-// commit carries out one group commit. Every request gets its answer.
-func (s *Store) commit(reqs []*appendReq) {
-	if s.werr != nil {
+type idTenantSeq struct {
+	idTenant
+	seq uint64
+}
+
+// recentTable remembers the versions of batches that are durable but may
+// not be in the index yet. Only the writer goroutine uses it.
+type recentTable struct {
+	versions map[idTenantSeq]ledger.Result
+	latest   map[idTenant]uint64
+	batches  []recentBatch // in log order
+}
+
+type recentBatch struct {
+	end  uint64 // size of the log after the batch
+	keys []idTenantSeq
+}
+
+func newRecentTable() *recentTable {
+	return &recentTable{versions: map[idTenantSeq]ledger.Result{}, latest: map[idTenant]uint64{}}
+}
+
+// prune forgets batches the index now covers.
+func (t *recentTable) prune(indexed uint64) {
+	n := 0
+	for _, b := range t.batches {
+		if b.end > indexed {
+			break
+		}
+		for _, k := range b.keys {
+			delete(t.versions, k)
+			if l, ok := t.latest[k.idTenant]; ok && l == k.seq {
+				delete(t.latest, k.idTenant)
+			}
+		}
+		n++
+	}
+	t.batches = t.batches[n:]
+}
+
+func (t *recentTable) add(k idTenantSeq, r ledger.Result) {
+	t.versions[k] = r
+	t.latest[k.idTenant] = k.seq
+}
+
+// forget drops keys added for a batch that failed.
+func (t *recentTable) forget(keys []idTenantSeq) {
+	for _, k := range keys {
+		delete(t.versions, k)
+		if l, ok := t.latest[k.idTenant]; ok && l == k.seq {
+			delete(t.latest, k.idTenant)
+			if k.seq > 0 {
+				if _, ok := t.versions[idTenantSeq{k.idTenant, k.seq - 1}]; ok {
+					t.latest[k.idTenant] = k.seq - 1
+				}
+			}
+		}
+	}
+}
+
+// commit carries out one group commit. Every request gets its answer,
+// from here (rejected or failed) or from the indexer (durable).
+func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
+	if s.failed.Load() {
 		for _, r := range reqs {
-			r.done <- fmt.Errorf("%w: writer stopped after: %v", ledger.ErrClosed, s.werr)
+			r.done <- s.stoppedErr()
 		}
 		return
 	}
+	s.recent.prune(s.indexed.Load())
 	var (
-		first    = s.size.Load()
+		first    = s.next
 		next     = first
 		now      = s.cfg.Now().UTC()
-		pending  = make(map[idTenant]*pendingVersion)
 		entries  []indexedEntry
-		accepted []*ledger.Outcome
+		keys     []idTenantSeq
+		live     []*appendReq // requests still wanted by their callers
 		treeSnap = cloneRange(s.tree)
 		chainOld = make(map[string]span.Hash)
+		failed   error
 	)
 	buf := s.buf[:0]
 	start := s.activeOff
-	var live []*appendReq // requests still wanted by their callers
 	for _, r := range reqs {
 		if err := r.ctx.Err(); err != nil {
 			r.done <- err // given up before anything was written
@@ -87,8 +189,8 @@ func (s *Store) commit(reqs []*appendReq) {
 		live = append(live, r)
 		for i, sp := range r.spans {
 			out := &r.out[i]
-			key := idTenant{sp.ID, sp.Tenant}
-			dup, err := s.checkVersion(pending, key, sp)
+			key := idTenantSeq{idTenant{sp.ID, sp.Tenant}, sp.Seq}
+			dup, err := s.checkVersion(key, sp)
 			if err != nil {
 				out.Err = err
 				continue
@@ -107,53 +209,54 @@ func (s *Store) commit(reqs []*appendReq) {
 			line := buf[off-start:]
 			loc := location{seg: s.activeSeg, off: off, n: len(line)}
 			buf = append(buf, '\n')
-			if err := s.tree.Append(leafHash(line), nil); err != nil {
-				s.fail(fmt.Errorf("merkle append: %w", err))
-				break
+			if err := s.tree.Append(leafHash(line), nil); err != nil && failed == nil {
+				failed = fmt.Errorf("merkle append: %w", err)
 			}
 			s.chain[sp.Tenant] = sp.Hash
 			out.Result = ledger.Result{
 				ID: sp.ID, Seq: sp.Seq, Tenant: sp.Tenant, LogIndex: next,
 				Hash: sp.Hash, PrevHash: prev, ReceivedAt: now,
 			}
-			pending[key] = &pendingVersion{seq: sp.Seq, hash: sp.Hash, res: out.Result}
+			s.recent.add(key, out.Result)
+			keys = append(keys, key)
 			entries = append(entries, newIndexedEntry(sp, loc))
-			accepted = append(accepted, out)
 			next++
 		}
 	}
-	if s.werr == nil && len(entries) > 0 {
+	var end position
+	if failed == nil && len(entries) > 0 {
 		buf = appendCommitLine(buf, rootOf(s.tree), next)
-		end := position{s.activeSeg, start + int64(len(buf))}
-		if err := s.writeAndSync(buf); err != nil {
-			s.fail(err)
-		} else if err := s.indexCommitted(first, entries, end, next); err != nil {
-			s.fail(err)
-		} else {
-			s.activeOff = end.off
-			s.publish(next)
-		}
+		end = position{s.activeSeg, start + int64(len(buf))}
+		failed = s.writeAndSync(buf)
 	}
 	if len(buf) <= 4<<20 {
 		s.buf = buf[:0]
 	} else {
 		s.buf = nil
 	}
-	if s.werr != nil {
+	if failed != nil {
 		// Nothing of this batch is acknowledged. Roll the in-memory state
 		// back so that it matches what a restart would find.
+		s.fail(failed)
 		s.tree = treeSnap
 		for t, h := range chainOld {
 			s.chain[t] = h
 		}
+		s.recent.forget(keys)
 		for _, r := range live {
-			r.done <- fmt.Errorf("%w: %v", ledger.ErrClosed, s.werr)
+			r.done <- s.stoppedErr()
 		}
 		return
 	}
-	for _, r := range live {
-		r.done <- nil
+	if len(entries) > 0 {
+		s.activeOff = end.off
+		s.next = next
+		s.recent.batches = append(s.recent.batches, recentBatch{end: next, keys: keys})
 	}
+	// The indexer answers in log order, also for batches that wrote
+	// nothing (all duplicates or rejected), so that a duplicate is never
+	// answered before the original is readable.
+	jobs <- indexJob{first: first, entries: entries, end: end, size: next, reqs: live}
 	if s.activeOff >= s.cfg.SegmentSize {
 		if err := s.rotate(); err != nil {
 			s.fail(err)
@@ -164,26 +267,21 @@ func (s *Store) commit(reqs []*appendReq) {
 // checkVersion applies the seq rules to sp. It returns the original result
 // for an idempotent re-append, an error wrapping ledger.ErrConflict, or
 // (nil, nil) when sp is the next version.
-func (s *Store) checkVersion(pending map[idTenant]*pendingVersion, key idTenant, sp *span.Span) (*ledger.Result, error) {
-	if pv, ok := pending[key]; ok {
-		switch {
-		case sp.Seq == pv.seq && sp.Hash == pv.hash:
-			r := pv.res
-			return &r, nil
-		case sp.Seq == pv.seq+1:
-			return nil, nil
-		case sp.Seq > pv.seq:
-			return nil, fmt.Errorf("%w: seq %d of %q: latest version is %d, the next must be %d", ledger.ErrConflict, sp.Seq, sp.ID, pv.seq, pv.seq+1)
+func (s *Store) checkVersion(key idTenantSeq, sp *span.Span) (*ledger.Result, error) {
+	// This version already stored (recently, or in the index)?
+	if r, ok := s.recent.versions[key]; ok {
+		if r.Hash != sp.Hash {
+			return nil, conflictContent(sp, r.Hash)
 		}
-		// An older version: look it up in the index below.
+		return &r, nil
 	}
-	iv, found, err := s.lookupVersion(key, sp.Seq)
+	iv, found, err := s.lookupVersion(key.idTenant, sp.Seq)
 	if err != nil {
 		return nil, err
 	}
 	if found {
 		if iv.hash != sp.Hash {
-			return nil, fmt.Errorf("%w: %q seq %d is already stored with different content (curr_hash %s)", ledger.ErrConflict, sp.ID, sp.Seq, span.Hash(iv.hash))
+			return nil, conflictContent(sp, iv.hash)
 		}
 		e, err := s.readEntryAt(iv.loc)
 		if err != nil {
@@ -191,25 +289,36 @@ func (s *Store) checkVersion(pending map[idTenant]*pendingVersion, key idTenant,
 		}
 		return &ledger.Result{ID: e.ID, Seq: e.Seq, Tenant: e.Tenant, LogIndex: e.LogIndex, Hash: e.Hash, PrevHash: e.PrevHash, ReceivedAt: e.ReceivedAt}, nil
 	}
-	if _, ok := pending[key]; ok {
-		return nil, fmt.Errorf("%w: seq %d of %q is older than the latest version", ledger.ErrConflict, sp.Seq, sp.ID)
+	// Not stored: it must be the next version. Versions are dense from 0,
+	// so "seq is absent and seq-1 is present" means seq-1 is the latest.
+	if l, ok := s.recent.latest[key.idTenant]; ok {
+		if sp.Seq == l+1 {
+			return nil, nil
+		}
+		return nil, conflictSeq(sp, l, true)
 	}
-	// Versions are dense from 0, so "seq is absent and seq-1 is present"
-	// means seq-1 is the latest: two point lookups, bloom-filtered.
 	if sp.Seq == 0 {
 		return nil, nil
 	}
-	if _, ok, err := s.lookupVersion(key, sp.Seq-1); err != nil || ok {
+	if _, ok, err := s.lookupVersion(key.idTenant, sp.Seq-1); err != nil || ok {
 		return nil, err
 	}
-	latest, ok, err := s.latestSeq(key)
+	latest, ok, err := s.latestSeq(key.idTenant)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("%w: seq %d of %q: no version is stored, the first must be 0", ledger.ErrConflict, sp.Seq, sp.ID)
+	return nil, conflictSeq(sp, latest, ok)
+}
+
+func conflictContent(sp *span.Span, stored span.Hash) error {
+	return fmt.Errorf("%w: %q seq %d is already stored with different content (curr_hash %s)", ledger.ErrConflict, sp.ID, sp.Seq, stored)
+}
+
+func conflictSeq(sp *span.Span, latest uint64, any bool) error {
+	if !any {
+		return fmt.Errorf("%w: seq %d of %q: no version is stored, the first must be 0", ledger.ErrConflict, sp.Seq, sp.ID)
 	}
-	return nil, fmt.Errorf("%w: seq %d of %q: latest version is %d, the next must be %d", ledger.ErrConflict, sp.Seq, sp.ID, latest, latest+1)
+	return fmt.Errorf("%w: seq %d of %q: latest version is %d, the next must be %d", ledger.ErrConflict, sp.Seq, sp.ID, latest, latest+1)
 }
 
 func (s *Store) lookupVersion(key idTenant, seq uint64) (idValue, bool, error) {
@@ -258,6 +367,9 @@ func (s *Store) writeAndSync(buf []byte) error {
 }
 
 func (s *Store) indexCommitted(first uint64, entries []indexedEntry, end position, size uint64) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	if err := indexBatch(b, first, entries, end, size); err != nil {
@@ -269,17 +381,24 @@ func (s *Store) indexCommitted(first uint64, entries []indexedEntry, end positio
 	return nil
 }
 
-// fail stops the writer for good: after a write or fsync error the state of
-// the file is unknown, so nothing more is written or acknowledged.
+// fail stops the store for good: after a write, fsync or index error the
+// state of the files is unknown, so nothing more is written or
+// acknowledged. A restart recovers from the segments.
 func (s *Store) fail(err error) {
-	if s.werr != nil {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if s.writeErr != nil {
 		return
 	}
-	s.werr = err
-	s.errMu.Lock()
 	s.writeErr = err
-	s.errMu.Unlock()
+	s.failed.Store(true)
 	s.log.Error("ledger writer stopped; restart to recover", "err", err)
+}
+
+func (s *Store) stoppedErr() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return fmt.Errorf("%w: writer stopped after: %v", ledger.ErrClosed, s.writeErr)
 }
 
 // rotate seals the active segment and starts the next one.
