@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -59,17 +58,9 @@ func New(base string, hc *http.Client, userAgent string) (*Client, error) {
 // BaseURL returns the server URL the client talks to.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// endpoint builds the URL of path (already escaped) with query q.
-func (c *Client) endpoint(path string, q url.Values) string {
-	u := *c.base
-	u.Path = c.base.Path + path
-	u.RawPath = ""
-	if c.base.RawPath != "" || strings.Contains(path, "%") {
-		u.RawPath = c.base.EscapedPath() + path
-		if p, err := url.PathUnescape(u.RawPath); err == nil {
-			u.Path = p
-		}
-	}
+// endpoint builds the URL of the path elements (each escaped) with query q.
+func (c *Client) endpoint(q url.Values, elem ...string) string {
+	u := c.base.JoinPath(elem...)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -193,7 +184,7 @@ func isConnBroken(err error) bool {
 
 // Health calls GET /readyz and returns nil when the server is ready.
 func (c *Client) Health(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint("/readyz", nil), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(nil, "readyz"), nil)
 	if err != nil {
 		return err
 	}
@@ -204,5 +195,3 @@ func (c *Client) Health(ctx context.Context) error {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.Body.Close()
 }
-
-func formatSeq(seq int64) string { return strconv.FormatInt(seq, 10) }

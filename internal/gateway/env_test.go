@@ -44,7 +44,9 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 // newEnvWith serves store (which may wrap st) through a gateway.
 func newEnvWith(t testing.TB, st *segment.Store, store ledger.Store, mod func(*Config)) *env {
 	t.Helper()
-	cfg := Config{Store: store, Logger: slog.New(slog.DiscardHandler)}
+	tw := &tWriter{t: t}
+	t.Cleanup(tw.stop) // registered first, so it runs last
+	cfg := Config{Store: store, Logger: slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -222,6 +224,28 @@ func nonBlankLines(b []byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// tWriter sends log output to t.Log until the test ends.
+type tWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *tWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers (log output).

@@ -69,6 +69,7 @@ type Server struct {
 	maxLine      int
 	batchBytes   int
 	writeTimeout time.Duration
+	heartbeat    time.Duration // idle SSE comment interval (tests shorten it)
 	ready        func() error
 	handler      http.Handler
 
@@ -129,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	if s.writeTimeout == 0 {
 		s.writeTimeout = DefaultStreamWriteTimeout
 	}
+	s.heartbeat = heartbeatInterval
 	s.maxLine = maxLineFor(s.limits.MaxSpanBytes)
 	s.batchBytes = max(4<<20, 4*s.maxLine)
 	s.newID = span.NewIDGenerator(s.now, rand.Reader)
@@ -151,11 +153,13 @@ func (s *Server) Handler() http.Handler { return s.handler }
 //
 // After Shutdown: streams end at a chunk boundary with their resume cursor
 // (trailer Logline-Next-Cursor, SSE event "cutoff"); an NDJSON ingest stops
-// reading at the next line boundary, answers every line it has read and
-// ends with a summary carrying an "unavailable" error; single-span appends
-// already in Store.Append complete (Append is synchronous and durable), and
-// new requests are still served until the http.Server stops accepting them.
-// The gateway never closes the Store: its owner does, after Shutdown.
+// reading at once (even from a stalled client), answers every complete line
+// it has read and ends with a summary carrying an "unavailable" error;
+// single-span appends already in Store.Append complete (Append is
+// synchronous and durable); /readyz answers 503; other new requests are
+// still served until the http.Server stops accepting them. The gateway
+// never closes the Store: its owner does, after Shutdown. Shutdown may be
+// called more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	s.actMu.Lock()
@@ -330,27 +334,35 @@ func (w *statusWriter) Flush() {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware logs every request at Debug and turns a handler panic into a
-// 500 problem (when nothing was sent yet) instead of a dropped connection.
+// 500 problem instead of a dropped connection (when nothing was sent yet;
+// otherwise the response is aborted).
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.ErrorContext(r.Context(), "gateway: handler panic",
-					"method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					writeProblem(sw, newProblem(codeInternal, internalErrorDetail))
-				}
-			}
+		defer func() { // runs last, also while an abort panic unwinds
 			if s.log.Enabled(r.Context(), slog.LevelDebug) {
 				s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
 					slog.String("method", r.Method), slog.String("path", r.URL.Path),
 					slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
 			}
+		}()
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "gateway: handler panic",
+				"method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			if sw.status != 0 {
+				// Part of the answer is out: break the connection so the
+				// client cannot take it for a complete response.
+				panic(http.ErrAbortHandler)
+			}
+			writeProblem(sw, newProblem(codeInternal, internalErrorDetail))
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -104,7 +104,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(codeBodyTooLarge, fmt.Sprintf(bodyTooLargeDetailFmt, s.maxBody)))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	// The root writer lets MaxBytesReader mark the connection for closing
+	// when the limit is hit (it does not look through wrappers).
+	r.Body = http.MaxBytesReader(rootWriter(w), r.Body, s.maxBody)
 	if mode == modeNDJSON {
 		s.ingestNDJSON(w, r, p)
 		return
@@ -291,19 +293,30 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 
 	items := make(chan ndItem, lineQueue)
 	batches := make(chan []ndItem, 1)
-	var readErr error // set by the reader before it closes items
+	var readErr error // set by the reader goroutine; read only after wg.Wait
 	var wg sync.WaitGroup
 	wg.Go(func() { readErr = s.readLines(ctx, r.Body, items) })
 	wg.Go(func() { s.batchAndDecode(ctx, p, items, batches) })
+	wg.Go(func() {
+		// On shutdown, unblock a reader waiting for a slow client: the
+		// lines read so far are answered, the summary says why it stopped.
+		select {
+		case <-s.stopping:
+			_ = rc.SetReadDeadline(time.Now())
+		case <-ctx.Done():
+		}
+	})
 
 	var sum ndSummary
 	var out []byte
+	// stop ends the pipeline early; the read deadline unblocks a reader
+	// waiting on the client (the connection is closed after the reply).
 	stopped := false
 	stop := func() {
 		if !stopped {
 			stopped = true
 			cancel()
-			_ = rc.SetReadDeadline(time.Now()) // unblock a reader waiting on the client
+			_ = rc.SetReadDeadline(time.Now())
 		}
 	}
 	for batch := range batches {
@@ -364,23 +377,26 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 			stop()
 		}
 	}
-	stop()
+	cancel()
 	wg.Wait()
+	if stopped || readErr != nil {
+		closeAfterReply(w)
+	}
 
 	if sum.Error == nil && readErr != nil {
 		out = out[:0]
 		var re *readError
 		var mbe *http.MaxBytesError
 		switch {
-		case errors.Is(readErr, errShuttingDown):
-			sum.Error = newProblem(codeUnavailable, shuttingDownDetail)
 		case errors.As(readErr, &mbe) && errors.As(readErr, &re):
 			sum.Error = newProblem(codeBodyTooLarge, fmt.Sprintf(bodyTooLargeDetailFmt, s.maxBody))
 			cp := *sum.Error
 			out = appendErrorLine(out, cp.withLine(re.No))
 			sum.Lines++
 			sum.Rejected++
-		case errors.Is(readErr, context.Canceled) || ctx.Err() != nil:
+		case errors.Is(readErr, errShuttingDown) || s.isStopping() && !stopped:
+			sum.Error = newProblem(codeUnavailable, shuttingDownDetail)
+		case stopped || r.Context().Err() != nil:
 			// the client went away or we stopped: nobody to tell
 		default:
 			s.log.DebugContext(r.Context(), "gateway: reading NDJSON body", "err", readErr)
@@ -398,6 +414,29 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway: NDJSON ingest ended early",
 			slog.String("code", sum.Error.Code), slog.Int("lines", sum.Lines))
 	}
+}
+
+// rootWriter unwraps middleware writers down to the server's own.
+func rootWriter(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
+}
+
+// closeAfterReply makes the server close the connection once the response
+// is done, for an NDJSON ingest that stopped before the end of its body.
+// Reusing such a connection would read the rest of the body as the next
+// request, and with full duplex enabled the server may even panic on it
+// (golang/go#68560). The only public way to ask for this after the headers
+// are sent is a MaxBytesReader over the server's writer hitting its limit:
+// that is documented to tell the server to close the connection.
+func closeAfterReply(w http.ResponseWriter) {
+	var one [1]byte
+	_, _ = http.MaxBytesReader(rootWriter(w), io.NopCloser(bytes.NewReader(one[:])), 0).Read(one[:])
 }
 
 // writeChunk writes b and flushes it within the stream write timeout. It

@@ -149,6 +149,9 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 		return newProblem(codeUnavailable, unavailableDetail)
 	case errors.Is(err, errShuttingDown):
 		return newProblem(codeUnavailable, shuttingDownDetail)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The client went away: nobody will read this, nothing to log.
+		return newProblem(codeBadRequest, "the request was canceled")
 	}
 	s.log.ErrorContext(ctx, "gateway: internal error", "err", err)
 	return newProblem(codeInternal, internalErrorDetail)

@@ -108,6 +108,16 @@ func TestProblemFor(t *testing.T) {
 			t.Errorf("got offset %d, want none", *p.Offset)
 		}
 	})
+	t.Run("canceled by the client", func(t *testing.T) {
+		var logBuf bytes.Buffer
+		s := &Server{log: slog.New(slog.NewTextHandler(&logBuf, nil))}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		p := s.problemFor(ctx, fmt.Errorf("append: %w", context.Canceled))
+		if p.Code != "bad_request" || logBuf.Len() != 0 {
+			t.Errorf("got code %q and log %q, want bad_request and no log", p.Code, logBuf.String())
+		}
+	})
 	t.Run("a passed-through problem is a copy", func(t *testing.T) {
 		s := &Server{log: slog.Default()}
 		orig := newProblem(codeConflict, "x")

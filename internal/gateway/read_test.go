@@ -218,8 +218,18 @@ func TestRoutes(t *testing.T) {
 // faultyStore wraps the real store and injects failures into single methods.
 type faultyStore struct {
 	ledger.Store
-	get   func() error
-	query func() error
+	get    func() error
+	query  func() error
+	append func() error
+}
+
+func (f *faultyStore) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcome, error) {
+	if f.append != nil {
+		if err := f.append(); err != nil {
+			return nil, err
+		}
+	}
+	return f.Store.Append(ctx, spans)
 }
 
 func (f *faultyStore) Get(ctx context.Context, tenant, id string, seq int64) (*span.Entry, error) {
@@ -248,7 +258,7 @@ func TestInternalErrors(t *testing.T) {
 		query: func() error { return fmt.Errorf("pebble: %s", "/secret/path corrupted") },
 	}
 	var logs syncBuffer
-	e := newEnvWith(t, base.store, fs, func(c *Config) { c.Logger = newTestLogger(&logs) })
+	e := newEnvWith(t, base.store, fs, func(c *Config) { c.Logger = newTestLogger(&logs); c.NDJSONBatch = 3 })
 	t.Run("panic", func(t *testing.T) {
 		resp, b := e.get("/spans/x?tenant=acme", nil)
 		p := decodeProblem(t, resp, b)
@@ -267,6 +277,50 @@ func TestInternalErrors(t *testing.T) {
 		}
 		if !strings.Contains(logs.String(), "/secret/path corrupted") {
 			t.Error("got no log of the cause")
+		}
+		if !strings.Contains(logs.String(), "msg=\"http request\" method=GET path=/spans status=500") {
+			t.Errorf("got log %q, want a debug request line with the status", logs.String())
+		}
+	})
+	t.Run("store fails mid ndjson", func(t *testing.T) {
+		calls := 0
+		fs.append = func() error {
+			calls++
+			if calls > 1 {
+				return fmt.Errorf("append: %w", ledger.ErrClosed)
+			}
+			return nil
+		}
+		defer func() { fs.append = nil }()
+		before := base.store.Size()
+		var body strings.Builder
+		for i := range 10 {
+			body.WriteString(spanJSON(map[string]any{"id": fmt.Sprintf("mid%d", i)}) + "\n")
+		}
+		r := e.postNDJSON("/ingest", strings.NewReader(body.String()), nil)
+		// The first batch (up to 3 lines) is stored, the second fails with
+		// every line, then reading stops.
+		okLines, failed := 0, 0
+		for i, res := range r.Results {
+			switch {
+			case res.Line != i+1:
+				t.Errorf("result %d: got line %d, want %d", i, res.Line, i+1)
+			case res.OK != nil && *res.OK && failed == 0:
+				okLines++
+			case res.Error != nil && res.Error.Code == "unavailable" && okLines > 0:
+				failed++
+			default:
+				t.Errorf("line %d: got %+v, want ok lines then unavailable lines", i+1, res)
+			}
+		}
+		if okLines == 0 || okLines > 3 || failed == 0 || failed > 3 || okLines+failed == 10 {
+			t.Errorf("got %d ok and %d failed lines, want 1-3 of each and reading stopped", okLines, failed)
+		}
+		if r.Summary.Error == nil || r.Summary.Error.Code != "unavailable" || r.Summary.Accepted != okLines || r.Summary.Rejected != failed {
+			t.Errorf("got summary %+v, want %d accepted, %d rejected, error unavailable", r.Summary, okLines, failed)
+		}
+		if got := base.store.Size(); got != before+uint64(okLines) {
+			t.Errorf("got store size %d, want %d", got, before+uint64(okLines))
 		}
 	})
 	t.Run("closed store", func(t *testing.T) {

@@ -143,7 +143,7 @@ func (s *Server) streamFrom(ctx context.Context, w http.ResponseWriter, rc *http
 		if !sp.follow {
 			return next, endOfLog
 		}
-		wctx, wcancel := context.WithTimeout(ctx, heartbeatInterval)
+		wctx, wcancel := context.WithTimeout(ctx, s.heartbeat)
 		_, err := s.store.Wait(wctx, size)
 		wcancel()
 		switch {

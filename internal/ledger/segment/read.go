@@ -192,7 +192,12 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 			return ledger.Page{}, fmt.Errorf("query: %w at key %q", errBadValue, it.Key())
 		}
 		if idx >= size {
-			break // indexed but not yet published
+			// Indexed but not yet published. Log-ordered plans end here;
+			// the time-ordered one skips it.
+			if plan.kind == pfxWhen {
+				continue
+			}
+			break
 		}
 		examined++
 		loc, _, err := decodeLocation(it.Value())
@@ -210,7 +215,7 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 			// More may follow: hand out a cursor unless this was the last key.
 			key := bytes.Clone(it.Key())
 			if it.Next() {
-				if nidx, ok := lastU64(it.Key()); ok && nidx < size {
+				if nidx, ok := lastU64(it.Key()); ok && (nidx < size || plan.kind == pfxWhen) {
 					page.Next = encodeCursor(key)
 				}
 			}
