@@ -163,21 +163,11 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 func conflictProblem(err error) *Problem {
 	detail := strings.TrimPrefix(err.Error(), ledger.ErrConflict.Error()+": ")
 	p := newProblem(codeConflict, detail)
-	if isSeqConflict(detail) {
+	var ce *ledger.ConflictError
+	if errors.As(err, &ce) && ce.Kind == ledger.SeqConflict {
 		p.Pointer = "/" + span.FieldSeq
 	}
 	return p
-}
-
-// isSeqConflict tells a seq gap ("seq 5 is not latest+1") from a re-append
-// of an existing (tenant, id, seq) with other content. The store's
-// messages are the only signal ledger.Store gives.
-func isSeqConflict(detail string) bool {
-	d := strings.ToLower(detail)
-	if strings.Contains(d, "content") || strings.Contains(d, "differ") || strings.Contains(d, "hash") {
-		return false
-	}
-	return strings.Contains(d, "seq")
 }
 
 // writeProblem sends p as application/problem+json.

@@ -8,6 +8,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/logline/logline/internal/span"
@@ -108,3 +109,39 @@ type Store interface {
 	// files. It returns the first error the writer met, if any.
 	Close() error
 }
+
+// ConflictKind says what an append conflicts with.
+type ConflictKind int
+
+const (
+	// SeqConflict: seq is not the next version (a gap, or an older seq
+	// that is not stored).
+	SeqConflict ConflictKind = iota + 1
+	// ContentConflict: (tenant, id, seq) is stored with other content.
+	ContentConflict
+)
+
+// ConflictError is the per-span error of a conflicting append. It wraps
+// ErrConflict; its message is safe to show to users.
+type ConflictError struct {
+	Kind   ConflictKind
+	ID     string
+	Seq    uint64
+	Latest int64     // latest stored seq, -1 when none (SeqConflict)
+	Stored span.Hash // curr_hash already stored (ContentConflict)
+}
+
+func (e *ConflictError) Error() string {
+	switch {
+	case e.Kind == ContentConflict:
+		return fmt.Sprintf("conflict: %q seq %d is already stored with different content (curr_hash %s)", e.ID, e.Seq, e.Stored)
+	case e.Latest < 0:
+		return fmt.Sprintf("conflict: seq %d of %q: no version is stored, the first must be 0", e.Seq, e.ID)
+	case uint64(e.Latest) >= e.Seq:
+		return fmt.Sprintf("conflict: seq %d of %q is not stored and older than the latest version %d", e.Seq, e.ID, e.Latest)
+	default:
+		return fmt.Sprintf("conflict: seq %d of %q: latest version is %d, the next must be %d", e.Seq, e.ID, e.Latest, e.Latest+1)
+	}
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }

@@ -311,14 +311,15 @@ func (s *Store) checkVersion(key idTenantSeq, sp *span.Span) (*ledger.Result, er
 }
 
 func conflictContent(sp *span.Span, stored span.Hash) error {
-	return fmt.Errorf("%w: %q seq %d is already stored with different content (curr_hash %s)", ledger.ErrConflict, sp.ID, sp.Seq, stored)
+	return &ledger.ConflictError{Kind: ledger.ContentConflict, ID: sp.ID, Seq: sp.Seq, Stored: stored}
 }
 
 func conflictSeq(sp *span.Span, latest uint64, any bool) error {
+	l := int64(latest)
 	if !any {
-		return fmt.Errorf("%w: seq %d of %q: no version is stored, the first must be 0", ledger.ErrConflict, sp.Seq, sp.ID)
+		l = -1
 	}
-	return fmt.Errorf("%w: seq %d of %q: latest version is %d, the next must be %d", ledger.ErrConflict, sp.Seq, sp.ID, latest, latest+1)
+	return &ledger.ConflictError{Kind: ledger.SeqConflict, ID: sp.ID, Seq: sp.Seq, Latest: l}
 }
 
 func (s *Store) lookupVersion(key idTenant, seq uint64) (idValue, bool, error) {
