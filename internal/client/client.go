@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 )
 
 // DefaultServer is the address `logline serve` listens on by default.
@@ -179,7 +180,7 @@ func IsNotFound(err error) bool {
 func isConnBroken(err error) bool {
 	var ne net.Error
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, net.ErrClosed) ||
-		strings.Contains(err.Error(), "connection reset")
+		errors.Is(err, syscall.ECONNRESET)
 }
 
 // Health calls GET /readyz and returns nil when the server is ready.

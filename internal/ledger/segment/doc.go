@@ -16,6 +16,7 @@
 //     prev_hash and received_at. Entry lines are the leaves of the log's
 //     Merkle tree (leaf hash = SHA-256(0x00 ‖ line), RFC 6962) and are served
 //     by the stream byte for byte.
+//
 //   - Commit lines: written after every commit batch, in the same write and
 //     covered by the same fdatasync:
 //
