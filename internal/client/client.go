@@ -59,9 +59,18 @@ func New(base string, hc *http.Client, userAgent string) (*Client, error) {
 // BaseURL returns the server URL the client talks to.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// endpoint builds the URL of the path elements (each escaped) with query q.
+// endpoint builds the URL of the path elements with query q. Each element
+// is escaped as one path segment ("a/b" stays one segment: a%2Fb).
 func (c *Client) endpoint(q url.Values, elem ...string) string {
-	u := c.base.JoinPath(elem...)
+	u := *c.base
+	esc := make([]string, len(elem))
+	for i, e := range elem {
+		esc[i] = url.PathEscape(e)
+	}
+	raw := strings.TrimSuffix(c.base.EscapedPath(), "/") + "/" + strings.Join(esc, "/")
+	if p, err := url.PathUnescape(raw); err == nil {
+		u.Path, u.RawPath = p, raw
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

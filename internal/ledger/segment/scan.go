@@ -75,9 +75,12 @@ type tornTail struct {
 type scanner struct {
 	dir       string
 	parseFrom position
-	chain     map[string]span.Hash // tenant chain heads; must hold the heads at parseFrom
-	onBatch   func(*scannedBatch) error
-	progress  func(bytes int64)
+	// durable is the end of the data known to have been acknowledged (the
+	// index's high-water mark): damage before it is always corruption.
+	durable  position
+	chain    map[string]span.Hash // tenant chain heads; must hold the heads at parseFrom
+	onBatch  func(*scannedBatch) error
+	progress func(bytes int64)
 
 	tree *compact.Range
 	size uint64
@@ -88,7 +91,7 @@ func newScanner(dir string, parseFrom position, chain map[string]span.Hash) *sca
 	if chain == nil {
 		chain = make(map[string]span.Hash)
 	}
-	return &scanner{dir: dir, parseFrom: parseFrom, chain: chain, tree: treeFactory.NewEmptyRange(0), end: position{seg: 1}}
+	return &scanner{dir: dir, parseFrom: parseFrom, durable: parseFrom, chain: chain, tree: treeFactory.NewEmptyRange(0), end: position{seg: 1}}
 }
 
 // scanAll scans every segment. It returns the torn tail of the last segment,
@@ -127,7 +130,6 @@ func (sc *scanner) scanSegment(seg uint32, last bool) (*tornTail, error) {
 		overlay    = map[string]span.Hash{} // chain updates of the pending batch
 		reported   int64
 	)
-	sc.end = position{seg: seg}
 	bad := func(at int64, index int64, reason string, rootMismatch bool) (*tornTail, error) {
 		return sc.classify(f, path, seg, last, st.Size(), batchStart, at, index, reason, rootMismatch)
 	}
@@ -233,7 +235,7 @@ func (sc *scanner) classify(f *os.File, path string, seg uint32, last bool, file
 		}
 		return ce
 	}
-	if (position{seg, at}).less(sc.parseFrom) && sc.parseFrom.seg != 0 {
+	if (position{seg, at}).less(sc.durable) {
 		return nil, corrupt(at, reason+" (below the durable watermark)")
 	}
 	if !last {

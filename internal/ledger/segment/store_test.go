@@ -396,3 +396,74 @@ func TestUnexpectedFileInSegments(t *testing.T) {
 func mustDecode(t testing.TB, js string) *span.Span { return ledgertest.MustSpan(t, js) }
 
 func spanSlice(s ...*span.Span) []*span.Span { return s }
+
+func TestFlippedByteInLastBatch(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	fill(t, s, 4, "l")
+	s.Close()
+	seg := lastSegment(t, dir)
+	data, _ := os.ReadFile(seg)
+	i := bytes.LastIndex(data, []byte(`"who":"user:ana"`)) + 9
+	data[i] ^= 0x01
+	os.WriteFile(seg, data, 0o644)
+	want := int64(lineStart(data, i))
+	var ce *segment.CorruptError
+	if _, err := segment.Verify(context.Background(), dir, segment.VerifyOptions{}); !errors.As(err, &ce) || ce.Offset != want {
+		t.Fatalf("verify: got %v, want a CorruptError at offset %d (the batch was acknowledged: the index covers it)", err, want)
+	}
+	if _, err := segment.Open(context.Background(), segment.Config{Dir: dir}); !errors.As(err, &ce) || ce.Offset != want {
+		t.Fatalf("open: got %v, want a CorruptError at offset %d", err, want)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerifyWithLaggingIndex(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	fill(t, s, 5, "a")
+	s.Close()
+	old := filepath.Join(t.TempDir(), "index")
+	copyDir(t, filepath.Join(dir, "ledger", "index"), old)
+	s = openDir(t, dir)
+	fill(t, s, 7, "b")
+	s.Close()
+	// As after a crash that lost the unsynced tail of the index.
+	if err := os.RemoveAll(filepath.Join(dir, "ledger", "index")); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, old, filepath.Join(dir, "ledger", "index"))
+	rep, err := segment.Verify(context.Background(), dir, segment.VerifyOptions{})
+	if err != nil || rep.Entries != 12 || rep.Unindexed != 7 || !rep.IndexChecked {
+		t.Fatalf("verify: got %+v, %v; want 12 entries, 7 unindexed", rep, err)
+	}
+	s = openDir(t, dir)
+	if s.Size() != 12 {
+		t.Fatalf("open replays the tail: got size %d, want 12", s.Size())
+	}
+	if _, err := s.Get(context.Background(), "t0", "b6", -1); err != nil {
+		t.Fatalf("replayed entry: %v", err)
+	}
+	s.Close()
+	rep, err = segment.Verify(context.Background(), dir, segment.VerifyOptions{})
+	if err != nil || rep.Unindexed != 0 {
+		t.Fatalf("verify after replay: %+v, %v", rep, err)
+	}
+}
+
+func TestVerifyAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir, func(c *segment.Config) { c.SegmentSize = 1 })
+	fill(t, s, 5, "r")
+	s.Close()
+	rep, err := segment.Verify(context.Background(), dir, segment.VerifyOptions{})
+	if err != nil || rep.Entries != 5 || rep.Segments != 6 {
+		t.Fatalf("got %+v, %v; want 5 entries in 6 segments (the last one empty)", rep, err)
+	}
+}

@@ -1,0 +1,366 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// target is the server the HTTP sections talk to.
+type target struct {
+	base string // "http://host:port", no trailing slash
+	hc   *http.Client
+}
+
+// ndSummary is the last line of an NDJSON ingest response.
+type ndSummary struct {
+	Summary *struct {
+		Lines      int             `json:"lines"`
+		Accepted   int             `json:"accepted"`
+		Duplicates int             `json:"duplicates"`
+		Rejected   int             `json:"rejected"`
+		Error      json.RawMessage `json:"error"`
+	} `json:"summary"`
+}
+
+// postNDJSON sends one NDJSON body and checks that every line was
+// accepted. It returns how many spans were stored.
+func (t *target) postNDJSON(ctx context.Context, r io.Reader, contentLength int64) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/ingest", r)
+	if err != nil {
+		return 0, err
+	}
+	req.ContentLength = contentLength
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("POST /ingest (NDJSON): %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	var last, firstBad []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			if firstBad == nil && bytes.Contains(line, []byte(`"ok":false`)) {
+				firstBad = bytes.Clone(line)
+			}
+			last = append(last[:0], line...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue // an over-long line; only the summary matters
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("POST /ingest (NDJSON): reading results: %w", err)
+		}
+	}
+	var sum ndSummary
+	if err := json.Unmarshal(last, &sum); err != nil || sum.Summary == nil {
+		return 0, fmt.Errorf("POST /ingest (NDJSON): no summary line at the end of the response (last line %.200q)", last)
+	}
+	s := sum.Summary
+	if s.Rejected > 0 || len(s.Error) > 0 {
+		return s.Accepted, fmt.Errorf("POST /ingest (NDJSON): %d of %d lines rejected (first: %.300s; error: %s)", s.Rejected, s.Lines, bytes.TrimSpace(firstBad), s.Error)
+	}
+	return s.Accepted + s.Duplicates, nil
+}
+
+// ingestBodies posts bodies from `clients` concurrent clients, each taking
+// the next body, until all are sent or the deadline passes. prefix is the
+// number of spans in the leading bodies that were all stored (the spans
+// a reader may look for).
+func ingestBodies(ctx context.Context, t *target, name string, bodies []body, clients, batch int, deadline time.Time) (res Throughput, prefix int) {
+	res = Throughput{Name: name, Clients: clients, Batch: batch}
+	stored := make([]bool, len(bodies)) // each element written by one goroutine
+	var next atomic.Int64
+	var spans, bytesSent atomic.Int64
+	var partial atomic.Bool
+	var errOnce sync.Once
+	var firstErr error
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Minute))
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) || ctx.Err() != nil {
+					return
+				}
+				if time.Now().After(deadline) {
+					partial.Store(true)
+					return
+				}
+				b := bodies[i]
+				n, err := t.postNDJSON(ctx, bytes.NewReader(b.data), int64(len(b.data)))
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				if n != b.lines {
+					errOnce.Do(func() {
+						firstErr = fmt.Errorf("POST /ingest (NDJSON): %d of %d lines stored", n, b.lines)
+						cancel()
+					})
+					return
+				}
+				stored[i] = true
+				spans.Add(int64(n))
+				bytesSent.Add(int64(len(b.data)))
+			}
+		})
+	}
+	wg.Wait()
+	res.Seconds = sinceSecs(start)
+	res.Spans, res.Bytes = int(spans.Load()), bytesSent.Load()
+	res.Partial = partial.Load()
+	res.SpansPerSec = rate(float64(res.Spans), res.Seconds)
+	res.MBPerSec = rate(mb(res.Bytes), res.Seconds)
+	if firstErr != nil {
+		res.Error = firstErr.Error()
+	}
+	for i, ok := range stored {
+		if !ok {
+			break
+		}
+		prefix += bodies[i].lines
+	}
+	return res, prefix
+}
+
+// postOne sends one span as application/json and wants 201.
+func (t *target) postOne(ctx context.Context, line []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/ingest", bytes.NewReader(line))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("POST /ingest: %s: %.300s", resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+// get fetches path and wants 200; the body is read and dropped. It
+// returns the body length.
+func (t *target) get(ctx context.Context, path string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("GET %s: %s: %.300s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	return io.Copy(io.Discard, resp.Body)
+}
+
+// timedLoop runs n operations from `clients` goroutines, timing each, until
+// done or the deadline. op gets the operation number.
+func timedLoop(ctx context.Context, clients, n int, deadline time.Time, op func(ctx context.Context, i int) error) Latency {
+	res := Latency{Clients: clients}
+	durs := make([]time.Duration, n)
+	var next, done atomic.Int64
+	var partial atomic.Bool
+	var errOnce sync.Once
+	var firstErr error
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Minute))
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				if t0.After(deadline) {
+					partial.Store(true)
+					return
+				}
+				if err := op(ctx, i); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				durs[i] = time.Since(t0)
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	res.Seconds = sinceSecs(start)
+	// Operations were handed out in order, so the completed ones are
+	// exactly those with a duration.
+	got := durs[:0]
+	for _, d := range durs {
+		if d > 0 {
+			got = append(got, d)
+		}
+	}
+	res.Requests = len(got)
+	res.PerSec = rate(float64(res.Requests), res.Seconds)
+	res.Partial = partial.Load()
+	latencyOf(&res, got)
+	if firstErr != nil {
+		res.Error = firstErr.Error()
+	}
+	return res
+}
+
+// ingestLatency posts n single spans from `clients` concurrent clients
+// after a short untimed warm-up.
+func ingestLatency(ctx context.Context, t *target, c *corpus, d ids, clients, n int, deadline time.Time) Latency {
+	kind := "l" + strconv.Itoa(clients) + "-"
+	warm := c.lines(d, "w"+strconv.Itoa(clients)+"-", clients)
+	lines := c.lines(d, kind, n)
+	wl := timedLoop(ctx, clients, len(warm), deadline, func(ctx context.Context, i int) error { return t.postOne(ctx, warm[i]) })
+	if wl.Error != "" {
+		return Latency{Clients: clients, Error: "warm-up: " + wl.Error}
+	}
+	return timedLoop(ctx, clients, n, deadline, func(ctx context.Context, i int) error { return t.postOne(ctx, lines[i]) })
+}
+
+// randomGets reads n random spans among the first `among` of id kind.
+func randomGets(ctx context.Context, t *target, c *corpus, d ids, kind string, among, clients, n int, deadline time.Time) Latency {
+	return timedLoop(ctx, clients, n, deadline, func(ctx context.Context, _ int) error {
+		k := rand.IntN(among)
+		_, err := t.get(ctx, "/spans/"+url.PathEscape(d.id(kind, k))+"?tenant="+url.QueryEscape(c.tenant(k)))
+		return err
+	})
+}
+
+// queryPages follows GET /spans pages of tenant from the start, at most
+// maxPages of them.
+func queryPages(ctx context.Context, t *target, tenant string, pageSize, maxPages int, deadline time.Time, r *Reads) error {
+	r.PageSize = pageSize
+	start := time.Now()
+	defer func() {
+		r.PageSeconds = sinceSecs(start)
+		r.PagesPerSec = rate(float64(r.Pages), r.PageSeconds)
+		r.PageSpansPerS = rate(float64(r.PageSpans), r.PageSeconds)
+	}()
+	cursor := ""
+	for r.Pages < maxPages {
+		if time.Now().After(deadline) {
+			r.PagePartial = true
+			return nil
+		}
+		q := url.Values{"tenant": {tenant}, "limit": {strconv.Itoa(pageSize)}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var page struct {
+			Spans      []json.RawMessage `json:"spans"`
+			NextCursor string            `json:"next_cursor"`
+		}
+		if err := t.getJSON(ctx, "/spans?"+q.Encode(), &page); err != nil {
+			return err
+		}
+		r.Pages++
+		r.PageSpans += len(page.Spans)
+		if page.NextCursor == "" {
+			return nil
+		}
+		cursor = page.NextCursor
+	}
+	return nil
+}
+
+func (t *target) getJSON(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("GET %s: %s: %.300s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// streamAll reads GET /ledger/stream from cursor 0 to the current end (no
+// follow), counting entries and bytes, until the deadline.
+func streamAll(ctx context.Context, t *target, deadline time.Time) Throughput {
+	res := Throughput{Name: "stream", Clients: 1}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	start := time.Now()
+	err := func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/ledger/stream?cursor=0", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := t.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			return fmt.Errorf("GET /ledger/stream: %s: %.300s", resp.Status, bytes.TrimSpace(b))
+		}
+		buf := make([]byte, 256<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			res.Bytes += int64(n)
+			res.Spans += bytes.Count(buf[:n], []byte{'\n'})
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}()
+	res.Seconds = sinceSecs(start)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && time.Now().After(deadline) {
+			res.Partial = true
+		} else {
+			res.Error = err.Error()
+		}
+	}
+	res.SpansPerSec = rate(float64(res.Spans), res.Seconds)
+	res.MBPerSec = rate(mb(res.Bytes), res.Seconds)
+	return res
+}

@@ -1,0 +1,122 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+func datasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
+
+// platformMachine reads /proc for the CPU model, memory, kernel and the
+// mount that holds dir.
+func platformMachine(m *Machine, dir string) {
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				f := strings.Fields(rest)
+				if len(f) >= 1 {
+					if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil {
+						m.MemoryBytes = kb * 1024
+					}
+				}
+				break
+			}
+		}
+	}
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err == nil {
+		m.Kernel = utsString(u.Sysname[:]) + " " + utsString(u.Release[:])
+	}
+	m.Filesystem = mountOf(dir)
+	m.LoadStart = loadAverage()
+}
+
+// loadAverage is the 1, 5 and 15 minute load average.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func utsString[T int8 | uint8](b []T) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		sb.WriteByte(byte(c))
+	}
+	return sb.String()
+}
+
+// mountOf names the filesystem type, device and options of the longest
+// mount point containing dir (from /proc/self/mounts).
+func mountOf(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
+	}
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	best, bestLen := "", -1
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 4 {
+			continue
+		}
+		mnt := unescapeMount(fl[1])
+		if mnt != "/" && abs != mnt && !strings.HasPrefix(abs, mnt+"/") {
+			continue
+		}
+		if len(mnt) > bestLen {
+			bestLen = len(mnt)
+			best = fmt.Sprintf("%s on %s (%s, %s)", fl[2], mnt, unescapeMount(fl[0]), fl[3])
+		}
+	}
+	return best
+}
+
+// unescapeMount undoes the octal escapes of /proc/self/mounts ("\040").
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package bench
+
+import "os"
+
+func datasync(f *os.File) error { return f.Sync() }
+
+func platformMachine(m *Machine, dir string) {}
+
+func loadAverage() string { return "" }

@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteJSON writes rep as indented JSON.
+func WriteJSON(w io.Writer, rep Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// WriteTable writes rep for people: one block per section.
+func WriteTable(w io.Writer, rep Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
+	f1 := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+	f2 := func(v float64) string { return fmt.Sprintf("%.2f", v) }
+	f3 := func(v float64) string { return fmt.Sprintf("%.3f", v) }
+	flag := func(partial bool, errMsg string) string {
+		switch {
+		case errMsg != "":
+			return "FAILED: " + errMsg
+		case partial:
+			return "(stopped at the time limit)"
+		}
+		return ""
+	}
+
+	p("LogLine bench\t%s\ttook %s", rep.Started.Format(time.RFC3339), time.Duration(rep.Seconds*float64(time.Second)).Round(time.Second))
+	p("target\t%s", rep.Target)
+	src := rep.Corpus.Source
+	if rep.Corpus.Skipped > 0 {
+		src += fmt.Sprintf(" (%d lines skipped)", rep.Corpus.Skipped)
+	}
+	p("spans\t%s: %d templates cycled with fresh ids; %.0f B unsigned, %.0f B signed on average", src, rep.Corpus.Templates, rep.Corpus.AvgBytes, rep.Corpus.Signed)
+	p("")
+
+	m := rep.Machine
+	p("MACHINE")
+	p("  cpu\t%s", m.CPU)
+	p("  cores / GOMAXPROCS\t%d / %d", m.Cores, m.GOMAXPROCS)
+	p("  memory\t%.1f GiB", float64(m.MemoryBytes)/(1<<30))
+	p("  go\t%s", m.GoVersion)
+	p("  os / kernel\t%s / %s", m.OS, m.Kernel)
+	p("  data dir\t%s", m.DataDir)
+	p("  filesystem\t%s", m.Filesystem)
+	p("  fdatasync (64 B write + fdatasync)\tp50 %s ms, p99 %s ms (%d samples)", f3(m.FdatasyncP50), f3(m.FdatasyncP99), m.FsyncSamples)
+	p("  load average at start / end\t%s / %s", m.LoadStart, m.LoadEnd)
+	p("")
+
+	p("NDJSON INGEST, DURABLE\tspans\tspans/s\tMB/s\tseconds\tclients × batch\t")
+	for _, t := range rep.Ingest {
+		p("  %s\t%d\t%s\t%s\t%s\t%d × %d\t%s", t.Name, t.Spans, num(t.SpansPerSec), f1(t.MBPerSec), f2(t.Seconds), t.Clients, t.Batch, flag(t.Partial, t.Error))
+	}
+	v := rep.Verify
+	p("  raw Ed25519 verify, 1 core\t\t%s\t\t\t", num(v.SingleCorePerSec))
+	p("  raw Ed25519 verify × %d cores (reference)\t\t%s\t\t\t", v.Cores, num(v.ReferencePerSec))
+	p("  raw Ed25519 verify, %d goroutines at once\t\t%s\t\t\t", m.GOMAXPROCS, num(v.ParallelPerSec))
+	p("  signed ingest ÷ reference\t\t%.0f%%\t\t\t", v.SignedIngestShare*100)
+	p("  client-side span.Sign (not timed above)\t\t%s\t\t\t", num(v.SignPerSec))
+	p("")
+
+	if len(rep.Latency) > 0 {
+		p("SINGLE-SPAN POST /ingest\trequests\tper s\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
+		for _, l := range rep.Latency {
+			p("  %d clients\t%d\t%s\t%s\t%s\t%s\t%s\t%s", l.Clients, l.Requests, num(l.PerSec), f2(l.P50), f2(l.P95), f2(l.P99), f2(l.Max), flag(l.Partial, l.Error))
+		}
+		p("")
+	}
+
+	r := rep.Reads
+	p("READS")
+	if r.Skipped != "" {
+		p("  skipped\t%s", r.Skipped)
+	} else {
+		g := r.Get
+		p("  GET /spans/{id}, random ids\t%d requests, %d clients\t%s req/s\tp50 %s ms, p95 %s ms, p99 %s ms\t%s", g.Requests, g.Clients, num(g.PerSec), f2(g.P50), f2(g.P95), f2(g.P99), flag(g.Partial, g.Error))
+		p("  GET /spans pages of %d\t%d pages, %d spans\t%s pages/s\t%s spans/s\t%s", r.PageSize, r.Pages, r.PageSpans, f1(r.PagesPerSec), num(r.PageSpansPerS), flag(r.PagePartial, r.Error))
+	}
+	s := rep.Stream
+	if s.Skipped != "" {
+		p("  GET /ledger/stream\tskipped")
+	} else {
+		p("  GET /ledger/stream from 0\t%d entries, %.1f MB\t%s spans/s\t%s MB/s\t%s", s.Spans, mb(s.Bytes), num(s.SpansPerSec), f1(s.MBPerSec), flag(s.Partial, s.Error))
+	}
+	p("")
+
+	rc := rep.Recovery
+	p("RECOVERY")
+	if rc.Skipped != "" {
+		p("  skipped\t%s", rc.Skipped)
+	} else {
+		p("  data\t%d spans, %d segments, %.0f MB segments, %.0f MB index", rc.Spans, rc.Segments, mb(rc.SegmentBytes), mb(rc.IndexBytes))
+		p("  build (Store.Append, batches of %d)\t%s s, %s spans/s", recoveryBatch, f2(rc.BuildSeconds), num(rc.BuildSpansPerSec))
+		p("  reopen after a clean close\t%s s", f3(rc.CleanReopenSeconds))
+		p("  reopen after a crash\t%s s (torn tail of %d B cut, %d un-indexed entries replayed)", f3(rc.CrashReopenSeconds), rc.TornBytes, rc.IndexLag)
+		p("  reopen with the index lost\t%s s (full rebuild)", f3(rc.RebuildSeconds))
+		if rc.Error != "" {
+			p("  FAILED\t%s", rc.Error)
+		}
+	}
+	p("")
+
+	mem := rep.Memory
+	p("MEMORY, ONE STREAMED NDJSON BODY\tbody\tspans\tspans/s\tMB/s\tbaseline heap\tpeak heap\tpeak Go memory\t")
+	if mem.Skipped != "" {
+		p("  skipped\t%s", mem.Skipped)
+	}
+	for _, r := range mem.Runs {
+		p("  \t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s", mbString(r.BodyBytes), r.Spans, num(r.SpansPerSec), f1(r.MBPerSec),
+			mibString(r.BaselineHeapBytes), mibString(r.PeakHeapBytes), mibString(r.PeakGoBytes), flag(r.Partial, ""))
+	}
+	if mem.Error != "" {
+		p("  FAILED\t%s", mem.Error)
+	}
+	p("")
+
+	pg := rep.Postgres
+	p("POSTGRESQL BASELINE\tconns\tspans\tspans/s\tseconds\t")
+	if pg.Skipped != "" {
+		p("  skipped\t%s", pg.Skipped)
+	} else {
+		p("  server\t%s", firstWords(pg.Server, 2))
+		p("  synchronous_commit / fsync\t%s / %s", pg.SynchronousCommit, pg.Fsync)
+		table := ""
+		for _, r := range pg.Runs {
+			if r.Table != table {
+				table = r.Table
+				p("  %s", table)
+			}
+			p("    %s\t%d\t%d\t%s\t%s\t%s", r.Method, r.Connections, r.Spans, num(r.SpansPerSec), f2(r.Seconds), flag(r.Partial, r.Error))
+		}
+		if pg.Error != "" {
+			p("  FAILED\t%s", pg.Error)
+		}
+	}
+	p("")
+
+	if len(rep.Checks) > 0 {
+		p("TARGETS (issue 2)\ttarget\tmeasured\t")
+		for _, c := range rep.Checks {
+			mark := "ok"
+			if !c.OK {
+				mark = "MISSED"
+			}
+			p("  %s\t%s\t%s\t%s", c.Name, c.Target, c.Got, mark)
+		}
+		p("")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(rep.Notes) > 0 {
+		fmt.Fprintln(w, "NOTES")
+		for _, n := range rep.Notes {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+	return nil
+}
+
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	return strings.Join(f[:min(n, len(f))], " ")
+}
