@@ -67,7 +67,9 @@ type Query struct {
 	Limit      int       // default 100, max 1000
 }
 
-// Page is one page of query results, in log order.
+// Page is one page of query results. Implementations document their order
+// (the embedded store: docs/http-api.md, "Order"); a page may hold fewer
+// than Limit entries while Next is set.
 type Page struct {
 	Entries []*span.Entry
 	Next    string // cursor for the following page; "" at the end

@@ -133,49 +133,42 @@ func unescapeLast(b []byte) (string, bool) {
 	return "", false
 }
 
-// indexBatch adds the index keys of one committed batch to b. chains is the
-// set of tenant heads changed by the batch.
+// indexBatch adds the index keys of one committed batch to b.
+//
+// Keys are added grouped by kind (all id keys, then all tenant keys, …):
+// within a group they are mostly ascending, which keeps Pebble's memtable
+// inserts next to each other.
 func indexBatch(b *pebble.Batch, first uint64, entries []indexedEntry, end position, size uint64) error {
 	var key, val []byte
 	set := func(k, v []byte) error { return b.Set(k, v, nil) }
 	if len(entries) > 0 {
-		val = entries[0].loc.append(val[:0])
-		if err := set(batchKey(first), val); err != nil {
+		if err := set(batchKey(first), entries[0].loc.append(nil)); err != nil {
 			return err
 		}
 	}
-	heads := make(map[string]span.Hash, 4)
 	for i := range entries {
 		e := &entries[i]
-		idx := first + uint64(i)
-		iv := idValue{index: idx, loc: e.loc, hash: e.hash}
+		iv := idValue{index: first + uint64(i), loc: e.loc, hash: e.hash}
 		if err := set(idKey(e.id, e.tenant, e.seq), iv.encode()); err != nil {
 			return err
 		}
-		val = e.loc.append(val[:0])
-		key = appendU64(tenantPrefix(pfxTenant, e.tenant), idx)
-		if err := set(key, val); err != nil {
-			return err
-		}
-		key = appendU64(tenantValuePrefix(pfxThis, e.tenant, e.this), idx)
-		if err := set(key, val); err != nil {
-			return err
-		}
-		key = appendU64(tenantValuePrefix(pfxType, e.tenant, e.entityType), idx)
-		if err := set(key, val); err != nil {
-			return err
-		}
-		if e.traceID != "" {
-			key = appendU64(tenantValuePrefix(pfxTrace, e.tenant, e.traceID), idx)
+	}
+	for _, kind := range []byte{pfxTenant, pfxThis, pfxType, pfxTrace, pfxWhen} {
+		for i := range entries {
+			e := &entries[i]
+			key = secondaryKey(key[:0], kind, e, first+uint64(i))
+			if key == nil {
+				continue
+			}
+			val = e.loc.append(val[:0])
 			if err := set(key, val); err != nil {
 				return err
 			}
 		}
-		key = appendU64(appendTime(tenantPrefix(pfxWhen, e.tenant), e.when), idx)
-		if err := set(key, val); err != nil {
-			return err
-		}
-		heads[e.tenant] = e.hash
+	}
+	heads := make(map[string]span.Hash, 4)
+	for i := range entries {
+		heads[entries[i].tenant] = entries[i].hash
 	}
 	for t, h := range heads {
 		if err := set(chainKey(t), h[:]); err != nil {
@@ -183,6 +176,33 @@ func indexBatch(b *pebble.Batch, first uint64, entries []indexedEntry, end posit
 		}
 	}
 	return set(stateKey, indexState{size: size, end: end}.encode())
+}
+
+// secondaryKey appends to dst the key of kind for entry e at log index idx,
+// or returns nil when e has no such key: no trace id, or the default
+// entity type "span" (queries for it walk the tenant keys instead, which
+// saves a key on most spans).
+func secondaryKey(dst []byte, kind byte, e *indexedEntry, idx uint64) []byte {
+	dst = append(dst, kind, keySep)
+	dst = appendStr(dst, e.tenant)
+	switch kind {
+	case pfxTenant:
+	case pfxThis:
+		dst = appendStr(dst, e.this)
+	case pfxType:
+		if e.entityType == span.DefaultEntityType {
+			return nil
+		}
+		dst = appendStr(dst, e.entityType)
+	case pfxTrace:
+		if e.traceID == "" {
+			return nil
+		}
+		dst = appendStr(dst, e.traceID)
+	case pfxWhen:
+		dst = appendTime(dst, e.when)
+	}
+	return appendU64(dst, idx)
 }
 
 // indexedEntry is what the index needs of an entry.

@@ -133,7 +133,9 @@ func planQuery(q ledger.Query) queryPlan {
 		p.kind, p.prefix = pfxThis, tenantValuePrefix(pfxThis, q.Tenant, q.This)
 	case q.TraceID != "":
 		p.kind, p.prefix = pfxTrace, tenantValuePrefix(pfxTrace, q.Tenant, q.TraceID)
-	case q.EntityType != "":
+	case q.EntityType != "" && q.EntityType != span.DefaultEntityType:
+		// Spans of the default type have no e/ key: they fall through to
+		// the time or tenant plan and are filtered there.
 		p.kind, p.prefix = pfxType, tenantValuePrefix(pfxType, q.Tenant, q.EntityType)
 	case !q.Since.IsZero() || !q.Until.IsZero():
 		p.kind, p.prefix = pfxWhen, tenantPrefix(pfxWhen, q.Tenant)
@@ -154,9 +156,11 @@ func planQuery(q ledger.Query) queryPlan {
 
 func encodeCursor(key []byte) string { return base64.RawURLEncoding.EncodeToString(key) }
 
-// Query returns one page of matching entries. Pages are in log order, except
-// when since/until are the only filters: then they are in event-time order
-// (`when`, then log order).
+// Query returns one page of matching entries. Pages are in log order when
+// the query names this, trace_id or a non-default entity_type; otherwise,
+// with since/until, in event-time order (`when`, then log order); otherwise
+// in log order. A page examines at most scanBudget index keys, so it may
+// hold fewer than Limit entries while Next is set.
 func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) {
 	if q.Tenant == "" {
 		return ledger.Page{}, errors.New("query: tenant is required")

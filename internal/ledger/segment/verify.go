@@ -198,20 +198,15 @@ func checkBatchIndex(db *pebble.DB, b *scannedBatch, counts map[byte]int) error 
 			return &IndexError{Key: fmt.Sprintf("id %q seq %d", ie.id, ie.seq), Index: int64(idx), Reason: "id entry does not match the segment"}
 		}
 		counts[pfxID]++
-		keys := map[byte][]byte{
-			pfxTenant: appendU64(tenantPrefix(pfxTenant, ie.tenant), idx),
-			pfxThis:   appendU64(tenantValuePrefix(pfxThis, ie.tenant, ie.this), idx),
-			pfxType:   appendU64(tenantValuePrefix(pfxType, ie.tenant, ie.entityType), idx),
-			pfxWhen:   appendU64(appendTime(tenantPrefix(pfxWhen, ie.tenant), ie.when), idx),
-		}
-		if ie.traceID != "" {
-			keys[pfxTrace] = appendU64(tenantValuePrefix(pfxTrace, ie.tenant, ie.traceID), idx)
-		}
-		for p, k := range keys {
+		for _, kind := range []byte{pfxTenant, pfxThis, pfxType, pfxTrace, pfxWhen} {
+			k := secondaryKey(nil, kind, &ie, idx)
+			if k == nil {
+				continue
+			}
 			if err := checkLoc(k, idx, se.loc); err != nil {
 				return err
 			}
-			counts[p]++
+			counts[kind]++
 		}
 	}
 	return nil
