@@ -219,8 +219,10 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	d := newIDs()
 
 	// Machine and the raw verify rate, before anything else loads the CPU.
+	cpuStart, okStart := readCPUTimes()
 	log.Info("bench: machine")
 	rep.Machine, err = describeMachine(work)
+	rep.Machine.OtherCPUShare = -1
 	if err != nil {
 		fail("machine", err)
 	}
@@ -355,8 +357,10 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if err != nil {
 			rep.Memory.Error = fail("memory", err)
 		}
-		for k := range sizes {
-			_ = os.RemoveAll(filepath.Join(work, fmt.Sprintf("memory-%d", k)))
+		if !cfg.Keep {
+			for k := range sizes {
+				_ = os.RemoveAll(filepath.Join(work, fmt.Sprintf("memory-%d", k)))
+			}
 		}
 	}
 
@@ -371,8 +375,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if err != nil {
 			rep.Recovery.Error = fail("recovery", err)
 		}
-		_ = os.RemoveAll(dir)
+		if !cfg.Keep {
+			_ = os.RemoveAll(dir)
+		}
 	}
+
+	cpuEnd, okEnd := readCPUTimes()
+	rep.Machine.OtherCPUShare = otherCPUShare(cpuStart, cpuEnd, okStart, okEnd)
 
 	// PostgreSQL.
 	switch {

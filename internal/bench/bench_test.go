@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,9 @@ func TestRunSmall(t *testing.T) {
 	if m.Cores <= 0 || m.GOMAXPROCS <= 0 || m.GoVersion == "" || m.OS == "" || m.DataDir == "" {
 		t.Errorf("machine incomplete: %+v", m)
 	}
+	if m.OtherCPUShare < -1 || m.OtherCPUShare > 1 || (runtime.GOOS == "linux" && (m.OtherCPUShare < 0 || m.LoadStart == "" || m.LoadEnd == "" || m.CPU == "" || m.Filesystem == "" || m.MemoryBytes == 0)) {
+		t.Errorf("machine: %+v", m)
+	}
 	if m.FsyncSamples != fsyncSamples || m.FdatasyncP50 <= 0 || m.FdatasyncP50 > m.FdatasyncP99 {
 		t.Errorf("fdatasync: p50 %v p99 %v samples %d", m.FdatasyncP50, m.FdatasyncP99, m.FsyncSamples)
 	}
@@ -91,7 +95,7 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("reads: %+v", r)
 	}
 	checkLatency(t, "GET /spans/{id}", r.Get, cfg.ReadRequests)
-	if r.Pages != cfg.QueryPages || r.PageSpans != cfg.QueryPages*cfg.QueryPageSize || r.PageSpansPerS <= 0 || r.PagesPerSec <= 0 {
+	if r.Pages != cfg.QueryPages || r.PageSpans != cfg.QueryPages*cfg.QueryPageSize || r.PageSpansPerSec <= 0 || r.PagesPerSec <= 0 {
 		t.Errorf("query pages: %+v", r)
 	}
 
@@ -235,5 +239,32 @@ func TestCorpus(t *testing.T) {
 				t.Errorf("genReader: %d bytes, %d spans, n %d", buf.Len(), g.spans, g.n)
 			}
 		})
+	}
+}
+
+// TestCommand runs `bench` through cobra with tiny sizes and --json.
+func TestCommand(t *testing.T) {
+	cmd := NewCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs([]string{
+		"--dir", t.TempDir(), "--spans", "300", "--batch", "100", "--latency-requests", "20",
+		"--latency-clients", "1,4", "--read-requests", "50", "--query-pages", "2",
+		"--recovery-spans", "500", "--memory-mb", "1", "--skip", "pg", "--phase-timeout", "1m", "--json", "-q",
+	})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	if len(rep.Ingest) != 2 || rep.Ingest[0].Spans != 300 || len(rep.Latency) != 2 || rep.Latency[1].Clients != 4 ||
+		rep.Recovery.Spans != 500 || len(rep.Memory.Runs) != 2 || rep.Postgres.Skipped != "skipped" {
+		t.Errorf("report does not follow the flags: %s", out.String())
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("-q printed progress: %s", errOut.String())
 	}
 }

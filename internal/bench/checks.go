@@ -83,6 +83,9 @@ func notes(rep *Report, cfg Config) []string {
 		fmt.Sprintf("NDJSON ingest: %d spans per run, %d concurrent clients, %d spans per request; signed spans were signed with span.Sign before the clock started", cfg.Spans, cfg.Clients, cfg.Batch),
 		"client and server share the machine's cores (like a client on the same host as `logline serve`)",
 	}
+	if rep.Machine.OtherCPUShare > 0.1 {
+		n = append(n, fmt.Sprintf("other processes used %.0f%% of the CPU during the run: the figures are lower than on a quiet machine", rep.Machine.OtherCPUShare*100))
+	}
 	if rep.Target == "in-process" {
 		n = append(n, "server: segment store + gateway in this process on 127.0.0.1, HTTP/1.1 over loopback, the same HTTP limits as `logline serve`")
 	}

@@ -269,7 +269,7 @@ func queryPages(ctx context.Context, t *target, tenant string, pageSize, maxPage
 	defer func() {
 		r.PageSeconds = sinceSecs(start)
 		r.PagesPerSec = rate(float64(r.Pages), r.PageSeconds)
-		r.PageSpansPerS = rate(float64(r.PageSpans), r.PageSeconds)
+		r.PageSpansPerSec = rate(float64(r.PageSpans), r.PageSeconds)
 	}()
 	cursor := ""
 	for r.Pages < maxPages {

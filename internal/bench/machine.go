@@ -66,3 +66,13 @@ func fdatasyncLatency(dir string, n int) (p50, p99 time.Duration, err error) {
 	slices.Sort(d)
 	return percentile(d, 0.5), percentile(d, 0.99), nil
 }
+
+// otherCPUShare is the share of all CPU time between a and b that other
+// processes used, or -1 when unknown.
+func otherCPUShare(a, b cpuTimes, okA, okB bool) float64 {
+	if !okA || !okB || b.total <= a.total {
+		return -1
+	}
+	other := (b.busy - a.busy) - (b.self - a.self)
+	return min(max(other/(b.total-a.total), 0), 1)
+}

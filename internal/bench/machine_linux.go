@@ -120,3 +120,39 @@ func unescapeMount(s string) string {
 	}
 	return b.String()
 }
+
+// cpuTimes is the machine's busy and total CPU time and this process's
+// CPU time, in seconds.
+type cpuTimes struct{ busy, total, self float64 }
+
+// clockTicks is USER_HZ, the unit of /proc/stat (100 on every Linux
+// architecture Go supports).
+const clockTicks = 100
+
+func readCPUTimes() (cpuTimes, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}, false
+	}
+	var v [8]float64
+	for i := range v {
+		n, err := strconv.ParseUint(f[i+1], 10, 64)
+		if err != nil {
+			return cpuTimes{}, false
+		}
+		v[i] = float64(n) / clockTicks
+	}
+	// user nice system idle iowait irq softirq steal
+	busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuTimes{}, false
+	}
+	self := float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	return cpuTimes{busy: busy, total: busy + v[3] + v[4], self: self}, true
+}

@@ -9,3 +9,7 @@ func datasync(f *os.File) error { return f.Sync() }
 func platformMachine(m *Machine, dir string) {}
 
 func loadAverage() string { return "" }
+
+type cpuTimes struct{ busy, total, self float64 }
+
+func readCPUTimes() (cpuTimes, bool) { return cpuTimes{}, false }

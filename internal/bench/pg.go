@@ -21,12 +21,14 @@ import (
 const pgInsertBatch = 1000
 
 // pgColumns are the Blueprint4 columns the baseline fills (is_deleted
-// keeps its default), in insert order.
-var pgColumns = [...]string{
-	"id", "seq", "entity_type", "who", "did", "this", "at", "parent_id", "related_to",
-	"owner_id", "tenant_id", "visibility", "status", "name", "description", "code",
-	"language", "runtime", "input", "output", "error", "duration_ms", "trace_id",
-	"prev_hash", "curr_hash", "signature", "public_key", "metadata",
+// keeps its default), in the order of the values pgRows makes.
+func pgColumns() []string {
+	return []string{
+		"id", "seq", "entity_type", "who", "did", "this", "at", "parent_id", "related_to",
+		"owner_id", "tenant_id", "visibility", "status", "name", "description", "code",
+		"language", "runtime", "input", "output", "error", "duration_ms", "trace_id",
+		"prev_hash", "curr_hash", "signature", "public_key", "metadata",
+	}
 }
 
 // pgSchemaDDL creates the scratch schema with Blueprint4's functions
@@ -208,7 +210,7 @@ func pgBaseline(ctx context.Context, c *corpus, d ids, o pgOptions) (res Postgre
 			{"COPY (pgx CopyFrom) of " + strconv.Itoa(o.CopyBatch) + " per transaction", o.Conns, o.Spans,
 				func(ctx context.Context, rows [][]any, dl time.Time) (int, error) {
 					return pgParallel(ctx, cc, o.Conns, rows, o.CopyBatch, dl, func(ctx context.Context, conn *pgx.Conn, chunk [][]any) error {
-						_, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "universal_registry"}, pgColumns[:], pgx.CopyFromRows(chunk))
+						_, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "universal_registry"}, pgColumns(), pgx.CopyFromRows(chunk))
 						return err
 					})
 				}},
@@ -347,7 +349,8 @@ func pgRows(c *corpus, d ids, n int) ([][]any, error) {
 func pgInsertSQL(table string, nrows int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + table + " (")
-	for i, c := range pgColumns {
+	cols := pgColumns()
+	for i, c := range cols {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -360,7 +363,7 @@ func pgInsertSQL(table string, nrows int) string {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for i := range pgColumns {
+		for i := range cols {
 			if i > 0 {
 				b.WriteByte(',')
 			}
@@ -430,7 +433,7 @@ func pgConnectEach(ctx context.Context, cc *pgx.ConnConfig, table string, rows [
 
 // pgInsertMulti inserts chunk with one multi-row INSERT in a transaction.
 func pgInsertMulti(ctx context.Context, conn *pgx.Conn, table string, chunk [][]any) error {
-	args := make([]any, 0, len(chunk)*len(pgColumns))
+	args := make([]any, 0, len(chunk)*len(pgColumns()))
 	for _, r := range chunk {
 		args = append(args, r...)
 	}

@@ -57,6 +57,11 @@ type Machine struct {
 	// work on the machine skews every figure.
 	LoadStart string `json:"load_average_start,omitempty"`
 	LoadEnd   string `json:"load_average_end,omitempty"`
+	// OtherCPUShare is the part of all cores' time that other processes
+	// used while the LogLine sections ran (machine through recovery; the
+	// PostgreSQL server is another process, so its section is left out):
+	// 0 on a quiet machine. -1 when unknown.
+	OtherCPUShare float64 `json:"other_cpu_share"`
 }
 
 // Throughput is one bulk transfer: NDJSON ingest, the stream, a
@@ -110,16 +115,16 @@ type Latency struct {
 
 // Reads covers GET /spans/{id} with random ids and GET /spans pages.
 type Reads struct {
-	Get           Latency `json:"get"`
-	Pages         int     `json:"query_pages"`
-	PageSize      int     `json:"query_page_size"`
-	PageSpans     int     `json:"query_spans"`
-	PageSeconds   float64 `json:"query_seconds"`
-	PagesPerSec   float64 `json:"query_pages_per_sec"`
-	PageSpansPerS float64 `json:"query_spans_per_sec"`
-	PagePartial   bool    `json:"query_partial,omitempty"`
-	Skipped       string  `json:"skipped,omitempty"`
-	Error         string  `json:"error,omitempty"`
+	Get             Latency `json:"get"`
+	Pages           int     `json:"query_pages"`
+	PageSize        int     `json:"query_page_size"`
+	PageSpans       int     `json:"query_spans"`
+	PageSeconds     float64 `json:"query_seconds"`
+	PagesPerSec     float64 `json:"query_pages_per_sec"`
+	PageSpansPerSec float64 `json:"query_spans_per_sec"`
+	PagePartial     bool    `json:"query_partial,omitempty"`
+	Skipped         string  `json:"skipped,omitempty"`
+	Error           string  `json:"error,omitempty"`
 }
 
 // Recovery times segment.Open on a data directory of Spans entries.

@@ -53,6 +53,9 @@ func WriteTable(w io.Writer, rep Report) error {
 	p("  filesystem\t%s", m.Filesystem)
 	p("  fdatasync (64 B write + fdatasync)\tp50 %s ms, p99 %s ms (%d samples)", f3(m.FdatasyncP50), f3(m.FdatasyncP99), m.FsyncSamples)
 	p("  load average at start / end\t%s / %s", m.LoadStart, m.LoadEnd)
+	if m.OtherCPUShare >= 0 {
+		p("  CPU used by other processes\t%.0f%% of all cores while the LogLine sections ran", m.OtherCPUShare*100)
+	}
 	p("")
 
 	p("NDJSON INGEST, DURABLE\tspans\tspans/s\tMB/s\tseconds\tclients × batch\t")
@@ -82,7 +85,7 @@ func WriteTable(w io.Writer, rep Report) error {
 	} else {
 		g := r.Get
 		p("  GET /spans/{id}, random ids\t%d requests, %d clients\t%s req/s\tp50 %s ms, p95 %s ms, p99 %s ms\t%s", g.Requests, g.Clients, num(g.PerSec), f2(g.P50), f2(g.P95), f2(g.P99), flag(g.Partial, g.Error))
-		p("  GET /spans pages of %d\t%d pages, %d spans\t%s pages/s\t%s spans/s\t%s", r.PageSize, r.Pages, r.PageSpans, f1(r.PagesPerSec), num(r.PageSpansPerS), flag(r.PagePartial, r.Error))
+		p("  GET /spans pages of %d\t%d pages, %d spans\t%s pages/s\t%s spans/s\t%s", r.PageSize, r.Pages, r.PageSpans, f1(r.PagesPerSec), num(r.PageSpansPerSec), flag(r.PagePartial, r.Error))
 	}
 	s := rep.Stream
 	if s.Skipped != "" {
@@ -123,22 +126,16 @@ func WriteTable(w io.Writer, rep Report) error {
 	p("")
 
 	pg := rep.Postgres
-	p("POSTGRESQL BASELINE\tconns\tspans\tspans/s\tseconds\t")
+	p("POSTGRESQL BASELINE (Blueprint4 table)\ttriggers\tconns\tspans\tspans/s\tseconds\t")
 	if pg.Skipped != "" {
 		p("  skipped\t%s", pg.Skipped)
 	} else {
-		p("  server\t%s", firstWords(pg.Server, 2))
-		p("  synchronous_commit / fsync\t%s / %s", pg.SynchronousCommit, pg.Fsync)
-		table := ""
 		for _, r := range pg.Runs {
-			if r.Table != table {
-				table = r.Table
-				p("  %s", table)
-			}
-			p("    %s\t%d\t%d\t%s\t%s\t%s", r.Method, r.Connections, r.Spans, num(r.SpansPerSec), f2(r.Seconds), flag(r.Partial, r.Error))
+			p("  %s\t%s\t%d\t%d\t%s\t%s\t%s", r.Method, pgTriggers(r.Table), r.Connections, r.Spans, num(r.SpansPerSec), f2(r.Seconds), flag(r.Partial, r.Error))
 		}
+		p("  server: %s; synchronous_commit=%s, fsync=%s", firstWords(pg.Server, 2), pg.SynchronousCommit, pg.Fsync)
 		if pg.Error != "" {
-			p("  FAILED\t%s", pg.Error)
+			p("  FAILED: %s", pg.Error)
 		}
 	}
 	p("")
@@ -164,6 +161,14 @@ func WriteTable(w io.Writer, rep Report) error {
 		}
 	}
 	return nil
+}
+
+// pgTriggers is the short name of a PostgreSQL table variant.
+func pgTriggers(table string) string {
+	if strings.Contains(table, "without the notify") {
+		return "append-only"
+	}
+	return "append-only + notify"
 }
 
 func firstWords(s string, n int) string {

@@ -121,12 +121,11 @@ type problem struct {
 
 // outcome is what one ingest request got back.
 type outcome struct {
-	status  int             // HTTP status; 0 when no response arrived
-	results map[int]result  // by line number (1 for a single span)
-	summary *summary        // the NDJSON summary line, nil when cut off
-	prob    *problem        // a problem+json response
-	err     error           // transport error (no response, or a cut body)
-	raw     json.RawMessage // the single-span body
+	status  int            // HTTP status; 0 when no response arrived
+	results map[int]result // by line number (1 for a single span)
+	summary *summary       // the NDJSON summary line, nil when cut off
+	prob    *problem       // a problem+json response
+	err     error          // transport error (no response, or a cut body)
 }
 
 // complete reports whether every line of b got its answer.
@@ -185,7 +184,6 @@ func sendWatch(ctx context.Context, c *http.Client, base string, b *batch, progr
 			}
 			r.Line = 1
 			o.results[1] = r
-			o.raw = body
 		default:
 			o.prob = new(problem)
 			if err := json.Unmarshal(body, o.prob); err != nil {
@@ -234,12 +232,11 @@ func sendWatch(ctx context.Context, c *http.Client, base string, b *batch, progr
 
 // workload generates the spans of the tests.
 type workload struct {
-	seed   uint64
 	corpus [][]byte // corpus lines to re-id
 }
 
-func newWorkload(t interface{ Fatalf(string, ...any) }, seed uint64) *workload {
-	return &workload{seed: seed, corpus: loadCorpus(t)}
+func newWorkload(t interface{ Fatalf(string, ...any) }) *workload {
+	return &workload{corpus: loadCorpus(t)}
 }
 
 var corpusOnce = sync.OnceValues(func() ([][]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,14 +36,14 @@ type crashRun struct {
 	retryAdded     int
 }
 
-func newCrashRun(t *testing.T) *crashRun {
-	r, seed := newRand(t)
+// newCrashRun starts a fresh data directory; r and seed are the test's.
+func newCrashRun(t *testing.T, r *rand.Rand, seed uint64) *crashRun {
 	return &crashRun{
 		t:    t,
 		r:    r,
 		seed: seed,
 		dir:  filepath.Join(t.TempDir(), "data"),
-		w:    newWorkload(t, seed),
+		w:    newWorkload(t),
 		m:    newModel(t),
 		v:    newView(),
 	}
@@ -158,25 +159,44 @@ func (c *crashRun) verifyCopy(round int) {
 // finish restarts after the last kill, checks everything once more
 // (retries included), stops serve gracefully and runs verify on the
 // directory itself.
-func (c *crashRun) finish(round int, start time.Time) {
+func (c *crashRun) finish(round, rounds int, start time.Time) {
 	t := c.t
 	c.restart(round, false)
 	c.v.refresh(t, c.srv)
 	n := c.v.checkAcks(t, c.m)
 	c.srv.stopOK(t)
 	verifyOK(t, c.dir)
-	t.Logf("%d rounds in %v: %d acknowledged spans checked, log size %d; %d kills left a torn tail (all cut); %d kills during recovery; %d cut-off requests retried (%d lines came back as duplicates, %d were new); verify passed on %d copies of a crashed directory",
-		round, time.Since(start).Round(time.Millisecond), n, len(c.v.entries), c.tornRounds, c.recoveryKills, c.retried, c.retryDups, c.retryAdded, c.verifiedCopies)
+	t.Logf("%d kill/restart rounds in %v: %d acknowledged spans all present (log size %d); %d kills left a torn tail, all cut at the last commit line; %d kills during recovery; %d cut-off requests retried (%d lines came back as duplicates, %d were new, none stored twice); verify passed on %d copies of the crashed directory",
+		rounds, time.Since(start).Round(time.Millisecond), n, len(c.v.entries), c.tornRounds, c.recoveryKills, c.retried, c.retryDups, c.retryAdded, c.verifiedCopies)
 }
+
+// roundsPerDir bounds the rounds run on one data directory, so that the
+// long mode (thousands of rounds) checks a log of bounded size after each
+// restart; each directory ends with a graceful stop and verify.
+const roundsPerDir = 40
 
 // TestKillDuringIngest kills serve with SIGKILL at random moments while
 // several clients stream NDJSON batches (1–500 lines) and single spans,
 // and checks after every restart that nothing acknowledged was lost or
 // duplicated. See docs/crash-safety.md.
 func TestKillDuringIngest(t *testing.T) {
-	c := newCrashRun(t)
-	n := rounds(t)
+	r, seed := newRand(t)
+	total := rounds(t)
+	for first := 1; first <= total; first += roundsPerDir {
+		last := min(first+roundsPerDir-1, total)
+		c := newCrashRun(t, r, seed)
+		c.killRounds(first, last)
+		if t.Failed() {
+			return // keep the directory for a look
+		}
+		_ = os.RemoveAll(c.dir)
+	}
+}
+
+// killRounds runs rounds first..last of TestKillDuringIngest on c.
+func (c *crashRun) killRounds(first, last int) {
 	const clients = 4
+	t := c.t
 	start := time.Now()
 	gen := func(r *rand.Rand, client int, next *int, round int) (*batch, error) {
 		size := 200 + r.IntN(600)
@@ -186,23 +206,23 @@ func TestKillDuringIngest(t *testing.T) {
 		return c.w.newBatch(r, round, client, next, true, batchSize(r), size)
 	}
 	c.srv = startServer(t, c.dir)
-	for round := 1; round <= n; round++ {
-		if round > 1 {
+	for round := first; round <= last; round++ {
+		if round > first {
 			c.restart(round, c.r.IntN(8) == 0)
 		}
-		// Mostly a window of 30-400 ms; sometimes a kill right away.
-		window := time.Duration(30+c.r.IntN(370)) * time.Millisecond
+		// Mostly a window of 30-300 ms; sometimes a kill right away.
+		window := time.Duration(30+c.r.IntN(270)) * time.Millisecond
 		if c.r.IntN(8) == 0 {
 			window = time.Duration(c.r.IntN(10)) * time.Millisecond
 		}
 		c.drive(round, clients,
 			func(r *rand.Rand, client int, next *int) (*batch, error) { return gen(r, client, next, round) },
 			func() { time.Sleep(window) })
-		if round%5 == 0 {
+		if (round-first)%6 == 5 {
 			c.verifyCopy(round)
 		}
 	}
-	c.finish(n+1, start)
+	c.finish(last+1, last-first+1, start)
 }
 
 // TestKillDuringIngestTornWrite makes torn tails likely: clients send
@@ -213,13 +233,16 @@ func TestKillDuringIngest(t *testing.T) {
 // Rounds continue past the minimum until at least one kill tore a write.
 func TestKillDuringIngestTornWrite(t *testing.T) {
 	const (
-		minRounds  = 5
-		maxRounds  = 20
 		clients    = 1
 		batchSpans = 5000
 		spanBytes  = 2048
 	)
-	c := newCrashRun(t)
+	// 4 rounds by default, a fifth of the rounds in the long mode; more
+	// (up to 26 more) until a kill tore a write.
+	minRounds := max(4, rounds(t)/5)
+	maxRounds := minRounds + 26
+	r, seed := newRand(t)
+	c := newCrashRun(t, r, seed)
 	start := time.Now()
 	c.srv = startServer(t, c.dir)
 	round := 1
@@ -237,34 +260,69 @@ func TestKillDuringIngestTornWrite(t *testing.T) {
 	if c.tornRounds == 0 {
 		t.Errorf("no kill in %d rounds tore a write: the torn-tail path was not exercised", round-1)
 	}
-	c.finish(round, start)
+	c.finish(round, round-1, start)
 }
 
 // waitForGrowth returns as soon as the segments of dir have grown by more
-// than n bytes, polling their size without pause, or after timeout.
+// than n bytes, or after timeout. It spins on fstat of the last segment
+// (re-listing the directory only when a new segment may have been
+// started), so that it notices the growth while the write that causes it
+// is still going on: the kill then tears that write.
 func waitForGrowth(t *testing.T, dir string, n int64, timeout time.Duration) {
 	t.Helper()
-	size := func() int64 {
+	var (
+		base   int64 // sizes of the segments before the last one
+		last   *os.File
+		target int64
+	)
+	open := func() bool {
 		files, err := segmentFiles(dir)
-		if err != nil {
-			t.Errorf("list segments: %v", err)
-			return 0
+		if err != nil || len(files) == 0 {
+			t.Errorf("list segments of %s: %v", dir, err)
+			return false
 		}
-		var total int64
-		for _, f := range files {
+		base = 0
+		for _, f := range files[:len(files)-1] {
 			if fi, err := os.Stat(f); err == nil {
-				total += fi.Size()
+				base += fi.Size()
 			}
 		}
-		return total
+		if last != nil {
+			last.Close()
+		}
+		if last, err = os.Open(files[len(files)-1]); err != nil {
+			t.Errorf("open %s: %v", files[len(files)-1], err)
+			return false
+		}
+		return true
 	}
-	target := size() + n
+	if !open() {
+		return
+	}
+	defer func() { last.Close() }()
+	size := func() int64 {
+		fi, err := last.Stat()
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	target = base + size() + n
 	deadline := time.Now().Add(timeout)
-	for size() <= target {
-		if time.Now().After(deadline) {
-			t.Logf("the ledger did not grow by %d bytes within %v; killing anyway", n, timeout)
+	for polls := 1; ; polls++ {
+		sz := size()
+		if base+sz > target {
 			return
 		}
-		time.Sleep(50 * time.Microsecond)
+		if sz >= segmentSize || polls%4096 == 0 {
+			if !open() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Logf("the ledger did not grow by %d bytes within %v; killing anyway", n, timeout)
+				return
+			}
+		}
+		runtime.Gosched()
 	}
 }

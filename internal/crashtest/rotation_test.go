@@ -19,7 +19,8 @@ const segmentSize = 64 << 20
 // verifies; a restart must find everything; and a SIGKILL while the
 // second segment fills must recover like any other.
 func TestStopAndKillAtSegmentRotation(t *testing.T) {
-	c := newCrashRun(t)
+	r0, seed := newRand(t)
+	c := newCrashRun(t, r0, seed)
 	start := time.Now()
 	c.srv = startServer(t, c.dir)
 	first := filepath.Join(c.dir, "ledger", "segments", "00000001.ndjson")
@@ -72,5 +73,5 @@ func TestStopAndKillAtSegmentRotation(t *testing.T) {
 			return c.w.newBatch(r, 2, client, next, true, batchSize(r), 200+r.IntN(2000))
 		},
 		func() { time.Sleep(time.Duration(50+c.r.IntN(200)) * time.Millisecond) })
-	c.finish(3, start)
+	c.finish(3, 1, start)
 }

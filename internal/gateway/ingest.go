@@ -333,7 +333,11 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 		var outs []ledger.Outcome
 		var err error
 		if len(spans) > 0 {
-			outs, err = s.store.Append(ctx, spans)
+			// Lines already read are appended even if the client goes
+			// away or the server shuts down mid-body: an append is all
+			// or nothing per span and idempotent on retry, and a
+			// cancelled context must not turn read lines into errors.
+			outs, err = s.store.Append(context.WithoutCancel(ctx), spans)
 			if err == nil && len(outs) != len(spans) {
 				err = fmt.Errorf("store answered %d outcomes for %d spans", len(outs), len(spans))
 			}

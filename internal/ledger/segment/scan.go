@@ -130,8 +130,12 @@ func (sc *scanner) scanSegment(seg uint32, last bool) (*tornTail, error) {
 		overlay    = map[string]span.Hash{} // chain updates of the pending batch
 		reported   int64
 	)
-	bad := func(at int64, index int64, reason string, rootMismatch bool) (*tornTail, error) {
-		return sc.classify(f, path, seg, last, st.Size(), batchStart, at, index, reason, rootMismatch)
+	// bad classifies a failed line; intact is true when the line is whole
+	// and well-formed but wrong (a crash tears or zeroes bytes, it never
+	// writes a well-formed entry with a wrong hash), which is corruption
+	// wherever it is.
+	bad := func(at int64, index int64, reason string, intact bool) (*tornTail, error) {
+		return sc.classify(f, path, seg, last, st.Size(), batchStart, at, index, reason, intact, false)
 	}
 	for {
 		line, err := r.ReadSlice('\n')
@@ -164,7 +168,8 @@ func (sc *scanner) scanSegment(seg uint32, last bool) (*tornTail, error) {
 				}
 			}
 			if got := rootOf(tree); !bytes.Equal(got, root[:]) {
-				return bad(off, -1, fmt.Sprintf("entries %d..%d do not match the commit root", sc.size, size-1), true)
+				return sc.classify(f, path, seg, last, st.Size(), batchStart, off, -1,
+					fmt.Sprintf("entries %d..%d do not match the commit root", sc.size, size-1), true, true)
 			}
 			b := &scannedBatch{first: sc.size, entries: pending, end: position{seg, lineEnd}}
 			sc.tree, sc.size, sc.end = tree, size, b.end
@@ -185,17 +190,17 @@ func (sc *scanner) scanSegment(seg uint32, last bool) (*tornTail, error) {
 			if !(position{seg, off}).less(sc.parseFrom) {
 				e, err := span.ParseEntry(bytes.Clone(content))
 				if err != nil {
-					return bad(off, int64(idx), err.Error(), false)
+					return bad(off, int64(idx), err.Error(), !tornShape(err))
 				}
 				if e.LogIndex != idx {
-					return bad(off, int64(idx), fmt.Sprintf("log_index is %d, want %d", e.LogIndex, idx), false)
+					return bad(off, int64(idx), fmt.Sprintf("log_index is %d, want %d", e.LogIndex, idx), true)
 				}
 				prev, ok := overlay[e.Tenant]
 				if !ok {
 					prev = sc.chain[e.Tenant]
 				}
 				if e.PrevHash != prev {
-					return bad(off, int64(idx), fmt.Sprintf("prev_hash %s breaks the chain of tenant %q (want %s)", e.PrevHash, e.Tenant, prev), false)
+					return bad(off, int64(idx), fmt.Sprintf("prev_hash %s breaks the chain of tenant %q (want %s)", e.PrevHash, e.Tenant, prev), true)
 				}
 				overlay[e.Tenant] = e.Hash
 				se.entry = e
@@ -221,13 +226,17 @@ func (sc *scanner) scanSegment(seg uint32, last bool) (*tornTail, error) {
 
 // classify decides whether a bad line at offset at is a torn, unacknowledged
 // tail (returned for the caller to cut) or corruption of acknowledged data.
-func (sc *scanner) classify(f *os.File, path string, seg uint32, last bool, fileSize, batchStart, at, index int64, reason string, rootMismatch bool) (*tornTail, error) {
-	corrupt := func(off int64, why string) error {
-		ce := &CorruptError{File: path, Offset: off, Index: index, Reason: why}
+// intact says the bad line is whole and well-formed (see scanSegment);
+// rootMismatch that it is a commit line whose root the entries before it do
+// not produce.
+func (sc *scanner) classify(f *os.File, path string, seg uint32, last bool, fileSize, batchStart, at, index int64, reason string, intact, rootMismatch bool) (*tornTail, error) {
+	corrupt := func(why string) error {
+		ce := &CorruptError{File: path, Offset: at, Index: index, Reason: why}
 		if rootMismatch {
-			// Name the first line of the batch that does not verify, if
-			// parsing finds one; otherwise the batch as a whole.
-			if o, idx, r := locateBadLine(f, batchStart, at, sc.size, sc.chain); o >= 0 {
+			// A commit root that does not match: name the first line of the
+			// batch that does not verify, if parsing finds one; otherwise
+			// the batch as a whole.
+			if o, idx, r := locateBadLine(f, batchStart, at, sc.size); o >= 0 {
 				ce.Offset, ce.Index, ce.Reason = o, idx, r
 			} else {
 				ce.Offset = batchStart
@@ -236,13 +245,13 @@ func (sc *scanner) classify(f *os.File, path string, seg uint32, last bool, file
 		return ce
 	}
 	if (position{seg, at}).less(sc.durable) {
-		return nil, corrupt(at, reason+" (below the durable watermark)")
+		return nil, corrupt(reason + " (below the durable watermark)")
 	}
 	if !last {
-		return nil, corrupt(at, reason+" (in a sealed segment)")
+		return nil, corrupt(reason + " (in a sealed segment)")
 	}
-	if rootMismatch {
-		return nil, corrupt(at, reason)
+	if intact {
+		return nil, corrupt(reason)
 	}
 	// Damage confined to the final batch of the last segment is a torn write
 	// that was never acknowledged: batches are written one at a time and
@@ -254,9 +263,24 @@ func (sc *scanner) classify(f *os.File, path string, seg uint32, last bool, file
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if commits > 1 || (commits == 1 && !lastIsCommit) {
-		return nil, corrupt(at, reason)
+		return nil, corrupt(reason)
 	}
 	return &tornTail{seg: seg, cutAt: batchStart, size: fileSize, reason: fmt.Sprintf("%s at offset %d", reason, at)}, nil
+}
+
+// tornShape reports whether a parse error is of the kind a torn write
+// leaves (bytes cut off or zeroed), as opposed to a whole line whose content
+// is wrong.
+func tornShape(err error) bool {
+	var se *span.Error
+	if !errors.As(err, &se) {
+		return true
+	}
+	switch se.Code {
+	case span.CodeMalformedJSON, span.CodeInvalidUTF8:
+		return true
+	}
+	return false
 }
 
 // commitsAfter counts the commit lines that start after offset at and
@@ -301,7 +325,7 @@ func commitsAfter(f *os.File, at int64) (n int, lastIsCommit bool, err error) {
 // locateBadLine parses the lines of a batch [start, end) and returns the
 // offset, log index and reason of the first one that fails verification, or
 // -1 when every line parses.
-func locateBadLine(f *os.File, start, end int64, firstIndex uint64, chain map[string]span.Hash) (int64, int64, string) {
+func locateBadLine(f *os.File, start, end int64, firstIndex uint64) (int64, int64, string) {
 	r := bufio.NewReaderSize(io.NewSectionReader(f, start, end-start), maxLine)
 	off := start
 	idx := firstIndex

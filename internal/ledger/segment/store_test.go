@@ -467,3 +467,55 @@ func TestVerifyAfterRotation(t *testing.T) {
 		t.Fatalf("got %+v, %v; want 5 entries in 6 segments (the last one empty)", rep, err)
 	}
 }
+
+// A whole, well-formed line with a wrong hash cannot come from a torn write,
+// so it is refused even in the last batch with no index to prove the batch
+// was acknowledged. Malformed damage there is cut as a torn tail.
+func TestLastBatchWithoutIndex(t *testing.T) {
+	cases := []struct {
+		name    string
+		damage  func(d []byte, line int) []byte
+		refused bool
+	}{
+		{"flipped byte in who", func(d []byte, line int) []byte {
+			i := line + bytes.Index(d[line:], []byte(`"who":"user:ana"`)) + 9
+			d[i] ^= 0x01
+			return d
+		}, true},
+		{"zeroed bytes", func(d []byte, line int) []byte {
+			for i := line + 10; i < line+40; i++ {
+				d[i] = 0
+			}
+			return d
+		}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openDir(t, dir)
+			fill(t, s, 4, "x")
+			s.Close()
+			os.RemoveAll(filepath.Join(dir, "ledger", "index"))
+			seg := lastSegment(t, dir)
+			data, _ := os.ReadFile(seg)
+			lines := bytes.SplitAfter(data, []byte("\n"))
+			last := len(data) - len(lines[len(lines)-2]) - len(lines[len(lines)-3])
+			os.WriteFile(seg, tc.damage(data, last), 0o644)
+			st, err := segment.Open(context.Background(), segment.Config{Dir: dir})
+			var ce *segment.CorruptError
+			if tc.refused {
+				if !errors.As(err, &ce) || ce.Offset != int64(last) {
+					t.Fatalf("got %v, want a CorruptError at offset %d", err, last)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			defer st.Close()
+			if st.Size() != 3 {
+				t.Fatalf("got size %d, want 3 (the torn last batch cut)", st.Size())
+			}
+		})
+	}
+}
