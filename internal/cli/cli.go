@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/logline/logline/internal/bench"
 	"github.com/logline/logline/internal/client"
 )
 
@@ -119,6 +120,7 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newTail(),
 		a.newVerify(),
 		a.newReindex(),
+		bench.NewCommand(),
 	)
 	return root
 }
