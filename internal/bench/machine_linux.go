@@ -121,8 +121,8 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// cpuTimes is the machine's busy and total CPU time and this process's
-// CPU time, in seconds.
+// cpuTimes is the CPU time of all processes, the machine's total CPU time
+// and this process's CPU time, in seconds.
 type cpuTimes struct{ busy, total, self float64 }
 
 // clockTicks is USER_HZ, the unit of /proc/stat (100 on every Linux
@@ -147,12 +147,13 @@ func readCPUTimes() (cpuTimes, bool) {
 		}
 		v[i] = float64(n) / clockTicks
 	}
-	// user nice system idle iowait irq softirq steal
-	busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	// user nice system idle iowait irq softirq steal. Processes' time is
+	// user+nice+system; interrupts and hypervisor steal are nobody's.
+	busy := v[0] + v[1] + v[2]
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return cpuTimes{}, false
 	}
 	self := float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-	return cpuTimes{busy: busy, total: busy + v[3] + v[4], self: self}, true
+	return cpuTimes{busy: busy, total: busy + v[3] + v[4] + v[5] + v[6] + v[7], self: self}, true
 }
