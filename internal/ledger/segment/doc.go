@@ -40,21 +40,21 @@
 // the last valid commit line was never acknowledged — a torn tail — and is
 // cut (truncate, fsync). A bad line followed by a valid commit line is
 // corruption of acknowledged data: the store refuses to open and names the
-// file and byte offset. Sealed segments are checked against the size and
-// BLAKE3 checksum recorded when they were sealed; a mismatch triggers a
-// line-by-line scan that names the first bad offset.
+// file and byte offset. Sealed segments are checked the same way: every
+// entry is hashed into the tree and every commit root compared, so any
+// changed byte is found; a root mismatch is narrowed to the first line that
+// fails verification, or else to the batch.
 //
 // # Index
 //
 // The Pebble index is written without fsync (it is derived); its state
-// record (size, segment, offset, Merkle frontier) is written in the same
+// record (entries covered, segment, offset) is written in the same
 // atomic batch as the keys it covers, so replay starts exactly where the
 // index ends. A missing or inconsistent index is rebuilt from the segments.
 // Keys (all integers big-endian, strings escaped so keys sort and never
 // collide):
 //
 //	m/state                               index state record
-//	s/<seg u32>                           sealed segment: size, BLAKE3, frontier after it
 //	c/<tenant>                            tenant chain head (last curr_hash)
 //	b/<log_index u64>                     first entry of each commit batch → location
 //	i/<id>/<tenant>/<seq u64>             → log_index, location, curr_hash

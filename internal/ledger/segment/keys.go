@@ -10,7 +10,6 @@ import (
 // Key prefixes of the index (see doc.go).
 const (
 	pfxState   = 'm'
-	pfxSealed  = 's'
 	pfxChain   = 'c'
 	pfxBatch   = 'b'
 	pfxID      = 'i'
@@ -65,8 +64,6 @@ func tenantValuePrefix(p byte, tenant, v string) []byte {
 }
 
 func batchKey(idx uint64) []byte { return appendU64(prefix(pfxBatch), idx) }
-
-func sealedKey(seg uint32) []byte { return binary.BigEndian.AppendUint32(prefix(pfxSealed), seg) }
 
 func chainKey(tenant string) []byte { return appendStr(prefix(pfxChain), tenant) }
 
