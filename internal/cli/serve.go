@@ -41,6 +41,7 @@ type serveOptions struct {
 	addr            string
 	addrFile        string
 	shutdownTimeout time.Duration
+	indexCacheMB    int
 }
 
 func (a *app) newServe() *cobra.Command {
@@ -74,6 +75,7 @@ closed. A second signal exits at once.`,
 	f.StringVar(&o.addrFile, "addr-file", "", "write the address actually listened on (HOST:PORT) to this file")
 	_ = cmd.MarkFlagDirname("data")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight requests")
+	f.IntVar(&o.indexCacheMB, "index-cache-mb", segment.DefaultIndexCacheBytes>>20, "block cache of the index in MiB (every append looks up its id there)")
 	return cmd
 }
 
@@ -84,6 +86,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	if o.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout must be positive")
+	}
+	if o.indexCacheMB < 8 {
+		return usageErrorf("--index-cache-mb must be at least 8")
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return usageErrorf("--addr %q: want HOST:PORT", o.addr)
@@ -97,7 +102,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 
 	start := time.Now()
-	store, err := segment.Open(ctx, segment.Config{Dir: o.data, Logger: log})
+	store, err := segment.Open(ctx, segment.Config{Dir: o.data, Logger: log, IndexCacheBytes: int64(o.indexCacheMB) << 20})
 	if err != nil {
 		if errors.Is(err, ledger.ErrCorrupt) {
 			log.Error("refusing to start: the ledger is corrupt", "data", o.data, "err", err)

@@ -63,9 +63,10 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// mkdirPrivate creates dir (mode 0700) and its missing parents, fsyncing the
-// parent of every directory it creates. An existing dir is left as it is.
-func mkdirPrivate(dir string) error {
+// mkdirSync creates dir with mode perm and its missing parents (mode 0755),
+// fsyncing the parent of every directory it creates. An existing dir is left
+// as it is.
+func mkdirSync(dir string, perm os.FileMode) error {
 	if fi, err := os.Stat(dir); err == nil {
 		if !fi.IsDir() {
 			return fmt.Errorf("create dir %s: not a directory", dir)
@@ -74,11 +75,11 @@ func mkdirPrivate(dir string) error {
 	}
 	parent := filepath.Dir(dir)
 	if parent != dir {
-		if err := mkdirPrivate(parent); err != nil {
+		if err := mkdirSync(parent, 0o755); err != nil {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, perm); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create dir %s: %w", dir, err)
 	}
 	return syncDir(parent)

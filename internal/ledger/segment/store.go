@@ -25,6 +25,9 @@ type Config struct {
 	SegmentSize   int64 // rotate the active segment past this size; default 64 MiB
 	MaxBatchSpans int   // most spans one commit batch holds; default 8192
 	QueueLen      int   // append requests waiting for the writer; default 1024
+	// IndexCacheBytes sizes the index's block cache; default
+	// DefaultIndexCacheBytes (256 MiB).
+	IndexCacheBytes int64
 
 	Logger *slog.Logger
 	Now    func() time.Time // received_at clock; default time.Now
@@ -140,7 +143,7 @@ func (s *Store) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	db, err := openIndex(s.cfg.Dir, false)
+	db, err := openIndex(s.cfg.Dir, false, s.cfg.IndexCacheBytes)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (VerifyReport, 
 	var db *pebble.DB
 	if _, err := os.Stat(indexDir(dir)); err != nil {
 		rep.IndexNote = "no index directory"
-	} else if db, err = openIndex(dir, true); err != nil {
+	} else if db, err = openIndex(dir, true, 0); err != nil {
 		rep.IndexNote = fmt.Sprintf("index not checked: %v", err)
 		db = nil
 	} else {
@@ -261,7 +261,7 @@ func countPrefix(db *pebble.DB, p []byte) (int, error) {
 func Reindex(ctx context.Context, cfg Config) (entries uint64, took time.Duration, err error) {
 	start := time.Now()
 	cfg.fill()
-	db, err := openIndex(cfg.Dir, false)
+	db, err := openIndex(cfg.Dir, false, cfg.IndexCacheBytes)
 	if err != nil {
 		return 0, 0, err
 	}
