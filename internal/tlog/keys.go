@@ -332,8 +332,9 @@ func loadSigner(path string, want KeyInfo) (note.Signer, error) {
 		return nil, fmt.Errorf("%w: %s holds key %s+%08x, manifest says %s+%08x", ErrCorruptKeys,
 			path, signer.Name(), signer.KeyHash(), verifier.Name(), verifier.KeyHash())
 	}
-	// The key hash covers the public key, but the private key file could
-	// still hold another secret: prove the pair matches.
+	// NewSigner checks the key hash against the derived public key, but the
+	// hash is only 32 bits (a collision is cheap to find): prove that the
+	// pair matches.
 	probe := []byte("logline key check " + strconv.FormatUint(uint64(want.Hash), 16) + "\n")
 	sig, err := signer.Sign(probe)
 	if err != nil || !verifier.Verify(probe, sig) {
