@@ -101,7 +101,19 @@ func titleOf(code string) string {
 	if code == "" {
 		return ""
 	}
-	t := strings.ReplaceAll(code, "_", " ")
+	words := strings.Split(code, "_")
+	for i, w := range words {
+		// Acronyms keep their case: "Malformed JSON", "Invalid UTF-8", "Ambiguous ID".
+		switch w {
+		case "json":
+			words[i] = "JSON"
+		case "utf8":
+			words[i] = "UTF-8"
+		case "id":
+			words[i] = "ID"
+		}
+	}
+	t := strings.Join(words, " ")
 	if c := t[0]; c >= 'a' && c <= 'z' {
 		t = string(c-'a'+'A') + t[1:]
 	}
