@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/span"
 )
 
@@ -58,7 +59,7 @@ func (a *app) keysNew(o keysNewOptions) error {
 	}
 	data := kp.MarshalKeyFile()
 	if o.force {
-		err = writeFileAtomic(o.out, data, 0o600)
+		err = durable.WriteFile(o.out, data, 0o600)
 	} else {
 		err = writeNewFile(o.out, data, 0o600)
 	}

@@ -9,12 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/ledger/segment"
@@ -134,7 +134,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	addr := ln.Addr().String()
 	if o.addrFile != "" {
-		if err := writeFileAtomic(o.addrFile, []byte(addr+"\n"), 0o644); err != nil {
+		if err := durable.WriteFile(o.addrFile, []byte(addr+"\n"), 0o644); err != nil {
 			_ = ln.Close()
 			_ = closeStore()
 			return ioErrorf("--addr-file: %w", err)
@@ -184,31 +184,4 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		log.Info("stopped", "entries", store.Size())
 	}
 	return runErr
-}
-
-// writeFileAtomic writes data to path through a temporary file and a
-// rename, so a reader never sees a partial file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

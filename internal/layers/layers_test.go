@@ -23,10 +23,11 @@ var rules = map[string][]string{
 	"internal/span":              {},
 	"internal/ledger":            {"internal/span"},
 	"internal/ledger/ledgertest": {"internal/ledger", "internal/span"},
-	"internal/ledger/segment":    {"internal/ledger", "internal/span"},
+	"internal/ledger/segment":    {"internal/durable", "internal/ledger", "internal/span"},
 	"internal/gateway":           {"internal/ledger", "internal/span"},
 	"internal/client":            {"internal/span"},
-	"internal/tlog":              {},
+	"internal/tlog":              {"internal/durable"},
+	"internal/durable":           {},
 }
 
 // external lists the third-party modules a package may use. Packages not

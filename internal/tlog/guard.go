@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/logline/logline/internal/durable"
 )
 
 // GuardFile is the name of the Guard's state file in the key directory.
@@ -181,7 +183,7 @@ func (g *Guard) advanceLocked(size uint64, root [32]byte, proof [][32]byte) erro
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(g.path, append(data, '\n'), 0o600); err != nil {
+	if err := durable.WriteFile(g.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("guard: %w", err)
 	}
 	g.has, g.size, g.root = true, size, root

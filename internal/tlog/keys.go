@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/logline/logline/internal/durable"
 )
 
 // KeysFile is the name of the key manifest in the key directory.
@@ -78,7 +80,7 @@ func LoadOrCreateKeys(dir string, origin string, rand io.Reader, now func() time
 	if k.now == nil {
 		k.now = time.Now
 	}
-	if err := mkdirSync(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log keys: %w", err)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, KeysFile))
@@ -149,7 +151,7 @@ func (k *Keyring) Rotate() error {
 	if err := k.addKeyLocked(); err != nil {
 		return fmt.Errorf("rotate log key: %w", err)
 	}
-	if err := removeFileSync(k.keyPath(old.Hash)); err != nil {
+	if err := durable.Remove(k.keyPath(old.Hash)); err != nil {
 		return fmt.Errorf("rotate log key: rotated, but the retired private key remains: %w", err)
 	}
 	return nil
@@ -183,7 +185,7 @@ func (k *Keyring) addKeyLocked() error {
 	if err != nil {
 		return fmt.Errorf("generate key: %w", err)
 	}
-	if err := writeFileAtomic(k.keyPath(hash), []byte(skey+"\n"), 0o600); err != nil {
+	if err := durable.WriteFile(k.keyPath(hash), []byte(skey+"\n"), 0o600); err != nil {
 		return err
 	}
 	now := k.now().UTC()
@@ -248,7 +250,7 @@ func (k *Keyring) writeManifest(keys []KeyInfo) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(k.dir, KeysFile), append(data, '\n'), 0o600)
+	return durable.WriteFile(filepath.Join(k.dir, KeysFile), append(data, '\n'), 0o600)
 }
 
 // load parses and cross-checks the manifest and the active private key.

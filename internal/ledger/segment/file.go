@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/logline/logline/internal/durable"
 )
 
 const segmentExt = ".ndjson"
@@ -57,37 +59,6 @@ func listSegments(dir string) ([]uint32, error) {
 
 var errCorruptLayout = errors.New("segment layout")
 
-// syncDir fsyncs a directory so that creates and renames in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
-	}
-	return nil
-}
-
-// mkdirAllSync creates dir and its missing parents, fsyncing each parent
-// whose entries changed.
-func mkdirAllSync(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	parent := filepath.Dir(dir)
-	if parent != dir {
-		if err := mkdirAllSync(parent); err != nil {
-			return err
-		}
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("create dir: %w", err)
-	}
-	return syncDir(parent)
-}
-
 // createSegment creates segment n (which must not exist), fsyncs it and its
 // directory, and returns it open for appending.
 func createSegment(dir string, n uint32) (*os.File, error) {
@@ -100,7 +71,7 @@ func createSegment(dir string, n uint32) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("fsync new segment %s: %w", p, err)
 	}
-	if err := syncDir(segmentsDir(dir)); err != nil {
+	if err := durable.SyncDir(segmentsDir(dir)); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/transparency-dev/merkle/compact"
 
+	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/span"
 )
@@ -113,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("segment: Config.Dir is empty")
 	}
-	if err := mkdirAllSync(segmentsDir(cfg.Dir)); err != nil {
+	if err := durable.MkdirAll(segmentsDir(cfg.Dir), 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	s := &Store{

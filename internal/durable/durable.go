@@ -1,4 +1,8 @@
-package tlog
+// Package durable holds the file-system operations whose effect must
+// survive a crash: every create, rename and remove is followed by an fsync
+// of the directory that holds it, and a replaced file is written to a
+// temporary file and fsynced before the rename.
+package durable
 
 import (
 	"errors"
@@ -8,10 +12,10 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic replaces path with data so that a crash leaves either the
+// WriteFile replaces path with data so that a crash leaves either the
 // old or the new content, never a mix: temp file in the same directory →
 // write → chmod → fsync → rename → fsync directory.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+func WriteFile(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -37,21 +41,21 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(name, path); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-// removeFileSync removes path and fsyncs its directory; a missing file is
+// Remove removes path and fsyncs its directory; a missing file is
 // not an error.
-func removeFileSync(path string) error {
+func Remove(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }
 
-// syncDir fsyncs a directory so that creates, renames and removes in it are
+// SyncDir fsyncs a directory so that creates, renames and removes in it are
 // durable.
-func syncDir(dir string) error {
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open dir %s: %w", dir, err)
@@ -63,10 +67,10 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// mkdirSync creates dir with mode perm and its missing parents (mode 0755),
+// MkdirAll creates dir with mode perm and its missing parents (mode 0755),
 // fsyncing the parent of every directory it creates. An existing dir is left
 // as it is.
-func mkdirSync(dir string, perm os.FileMode) error {
+func MkdirAll(dir string, perm os.FileMode) error {
 	if fi, err := os.Stat(dir); err == nil {
 		if !fi.IsDir() {
 			return fmt.Errorf("create dir %s: not a directory", dir)
@@ -75,12 +79,12 @@ func mkdirSync(dir string, perm os.FileMode) error {
 	}
 	parent := filepath.Dir(dir)
 	if parent != dir {
-		if err := mkdirSync(parent, 0o755); err != nil {
+		if err := MkdirAll(parent, 0o755); err != nil {
 			return err
 		}
 	}
 	if err := os.Mkdir(dir, perm); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create dir %s: %w", dir, err)
 	}
-	return syncDir(parent)
+	return SyncDir(parent)
 }
