@@ -147,3 +147,33 @@ func (e *ConflictError) Error() string {
 }
 
 func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// ErrRange: a log index or tree size outside the log (or a proof request
+// whose sizes are not ordered).
+var ErrRange = errors.New("out of range")
+
+// Checkpoint is a tree head of the log: its size, its RFC 6962 root, and the
+// signed note (C2SP tlog-checkpoint) the server signed for it.
+type Checkpoint struct {
+	Size uint64
+	Root [32]byte
+	Note []byte // nil when the store has no signer
+}
+
+// Prover is implemented by stores whose log is one RFC 6962 Merkle tree
+// over the stored entry lines (leaf hash = SHA-256(0x00 ‖ line)). All
+// methods are safe for concurrent use.
+type Prover interface {
+	// Checkpoint returns the latest checkpoint; its Size equals Size() at
+	// some moment (the checkpoint is published with the entries it covers).
+	Checkpoint() Checkpoint
+	// InclusionProof proves entry index is in the tree of the given size
+	// (index < size <= Size()): the leaf hash and the proof hashes in RFC
+	// 6962 order. ErrRange otherwise.
+	InclusionProof(ctx context.Context, index, size uint64) (leaf [32]byte, proof [][32]byte, err error)
+	// ConsistencyProof proves the tree of size from is a prefix of the tree
+	// of size to (from <= to <= Size()). ErrRange otherwise.
+	ConsistencyProof(ctx context.Context, from, to uint64) ([][32]byte, error)
+	// TreeHash returns the root of the tree of the given size (<= Size()).
+	TreeHash(ctx context.Context, size uint64) ([32]byte, error)
+}

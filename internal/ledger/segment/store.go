@@ -33,6 +33,12 @@ type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time // received_at clock; default time.Now
 
+	// SignCheckpoint, when set, signs the tree head after every commit
+	// batch (and once on open), returning the signed note. It is called
+	// only for durable trees, never twice for one size with different
+	// roots. A signing error stops the store like a write error.
+	SignCheckpoint func(size uint64, root [32]byte) ([]byte, error)
+
 	// syncFile replaces fdatasync in tests (fault injection).
 	syncFile func(*os.File) error
 }
