@@ -1,6 +1,7 @@
 // Package gateway serves LogLine's HTTP API for the ledger core: appending
 // spans (one JSON span or a streamed NDJSON batch), reading them back by id
-// or by query, tailing the log as NDJSON or server-sent events, and the
+// or by query, tailing the log as NDJSON or server-sent events, the
+// verification routes (signed checkpoint, log keys, Merkle proofs) and the
 // health probes. Every error is an RFC 9457 problem. The wire contract is
 // docs/http-api.md; this package codes only against ledger.Store.
 package gateway
@@ -52,6 +53,14 @@ type Config struct {
 	// Ready reports whether the server can take traffic (GET /readyz);
 	// nil means ready whenever the process is up.
 	Ready func() error
+	// Log serves the verification routes (GET /checkpoint,
+	// /proof/inclusion, /proof/consistency), normally the same store as
+	// Store. nil answers them 501 not_implemented.
+	Log ledger.Prover
+	// LogKeys returns the log's verifier keys ("name+hash+base64"), the
+	// active key first, for GET /log/key. nil answers it 501
+	// not_implemented. It must be safe for concurrent use.
+	LogKeys func() []string
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -71,6 +80,8 @@ type Server struct {
 	writeTimeout time.Duration
 	heartbeat    time.Duration // idle SSE comment interval (tests shorten it)
 	ready        func() error
+	prover       ledger.Prover   // nil: verification routes answer 501
+	logKeys      func() []string // nil: GET /log/key answers 501
 	handler      http.Handler
 
 	idMu  sync.Mutex    // guards newID, which need not be concurrency-safe
@@ -104,6 +115,8 @@ func New(cfg Config) (*Server, error) {
 		workers:      cfg.DecodeWorkers,
 		writeTimeout: cfg.StreamWriteTimeout,
 		ready:        cfg.Ready,
+		prover:       cfg.Log,
+		logKeys:      cfg.LogKeys,
 		stopping:     make(chan struct{}),
 	}
 	if s.log == nil {
@@ -224,6 +237,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/timeline/stream", s.handleStream)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.HandleFunc("GET /checkpoint", s.handleCheckpoint)
+	mux.HandleFunc("GET /log/key", s.handleLogKey)
+	mux.HandleFunc("GET /proof/inclusion", s.handleInclusion)
+	mux.HandleFunc("GET /proof/consistency", s.handleConsistency)
 	return s.middleware(problemFallback(mux))
 }
 

@@ -72,6 +72,22 @@ func (p params) uint(name string, def uint64) (uint64, error) {
 	return parseUint(name, v)
 }
 
+// seq reads the seq parameter of a span lookup: -1 when absent or empty.
+func (p params) seq() (int64, error) {
+	v, ok, err := p.get("seq")
+	if err != nil || !ok || v == "" {
+		return -1, err
+	}
+	n, err := parseUint("seq", v)
+	if err != nil {
+		return -1, err
+	}
+	if n > 1<<53 {
+		return -1, paramProblem(codeInvalidParameter, "seq", "seq is out of range")
+	}
+	return int64(n), nil
+}
+
 func parseUint(name, v string) (uint64, error) {
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {

@@ -32,6 +32,8 @@ const (
 	codeUnknownRoute      = "unknown_route"
 	codeMethodNotAllowed  = "method_not_allowed"
 	codeBadRequest        = "bad_request"
+	codeOutOfRange        = "out_of_range"
+	codeNotImplemented    = "not_implemented"
 	problemTypePrefix     = "https://logline.dev/problems/"
 	problemContentType    = "application/problem+json"
 	internalErrorDetail   = "internal error; the server log has the cause"
@@ -61,6 +63,10 @@ func statusOf(code string) int {
 		return http.StatusServiceUnavailable
 	case codeInternal:
 		return http.StatusInternalServerError
+	case codeNotImplemented:
+		return http.StatusNotImplemented
+	case codeOutOfRange:
+		return http.StatusBadRequest
 	default:
 		return http.StatusBadRequest
 	}
@@ -157,6 +163,8 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 		return newProblem(codeAmbiguousID, "the id exists in several tenants; name one with ?tenant=")
 	case errors.Is(err, ledger.ErrBadCursor):
 		return paramProblem(codeBadCursor, "cursor", "cursor was not issued by this server")
+	case errors.Is(err, ledger.ErrRange):
+		return newProblem(codeOutOfRange, "a log index or tree size is outside the log")
 	case errors.Is(err, ledger.ErrClosed):
 		return newProblem(codeUnavailable, unavailableDetail)
 	case errors.Is(err, errShuttingDown):

@@ -33,6 +33,7 @@ func TestStatusOf(t *testing.T) {
 		{codeNotFound, 404}, {codeUnknownRoute, 404}, {codeMethodNotAllowed, 405}, {codeBadCursor, 400},
 		{codeUnavailable, 503}, {codeInternal, 500}, {codeMissingParameter, 400}, {codeInvalidParameter, 400},
 		{codeInvalidHeader, 400}, {codeUnsupportedMedia, 415}, {codeBadRequest, 400},
+		{codeOutOfRange, 400}, {codeNotImplemented, 501},
 	}
 	for _, tt := range tests {
 		t.Run(tt.code, func(t *testing.T) {
@@ -65,6 +66,7 @@ func TestProblemFor(t *testing.T) {
 		{"not found", fmt.Errorf("get: %w", ledger.ErrNotFound), "not_found", 404, "", "no span"},
 		{"ambiguous", ledger.ErrAmbiguous, "ambiguous_id", 409, "", "several tenants"},
 		{"bad cursor", ledger.ErrBadCursor, "bad_cursor", 400, "", "cursor"},
+		{"range", fmt.Errorf("prove: %w", ledger.ErrRange), "out_of_range", 400, "", "outside the log"},
 		{"closed", fmt.Errorf("append: %w", ledger.ErrClosed), "unavailable", 503, "", "retry"},
 		{"shutting down", errShuttingDown, "unavailable", 503, "", "shutting down"},
 		{"problem passes through", paramProblem(codeInvalidParameter, "since", "since: bad"), "invalid_parameter", 400, "", "since: bad"},

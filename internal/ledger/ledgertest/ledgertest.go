@@ -40,6 +40,7 @@ func Run(t *testing.T, b Backend) {
 		{"Reopen", testReopen},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"Closed", testClosed},
+		{"Proofs", testProofs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })

@@ -63,4 +63,5 @@
 //	e/<tenant>/<entity_type>/<log_index>  → location
 //	r/<tenant>/<trace_id>/<log_index>     → location
 //	w/<tenant>/<when: sec i64, nsec u32>/<log_index> → location
+//	n/<storage index u64>                 → Merkle stored hash (x/mod/sumdb/tlog)
 package segment

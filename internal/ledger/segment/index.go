@@ -148,8 +148,15 @@ func unescapeLast(b []byte) (string, bool) {
 // Keys are added grouped by kind (all id keys, then all tenant keys, …):
 // within a group they are mostly ascending, which keeps Pebble's memtable
 // inserts next to each other.
-func indexBatch(b *pebble.Batch, first uint64, entries []indexedEntry, end position, size uint64) error {
+func indexBatch(db pebble.Reader, b *pebble.Batch, first uint64, entries []indexedEntry, end position, size uint64) error {
 	var key, val []byte
+	leaves := make([][32]byte, len(entries))
+	for i := range entries {
+		leaves[i] = entries[i].leaf
+	}
+	if err := addTreeHashes(db, b, first, leaves); err != nil {
+		return err
+	}
 	set := func(k, v []byte) error { return b.Set(k, v, nil) }
 	if len(entries) > 0 {
 		if err := set(batchKey(first), entries[0].loc.append(nil)); err != nil {
@@ -221,17 +228,18 @@ type indexedEntry struct {
 	seq                                   uint64
 	when                                  time.Time
 	hash                                  span.Hash
+	leaf                                  [32]byte // Merkle leaf hash of the line
 	loc                                   location
 }
 
-func newIndexedEntry(s *span.Span, loc location) indexedEntry {
+func newIndexedEntry(s *span.Span, loc location, leaf [32]byte) indexedEntry {
 	et := s.EntityType
 	if et == "" {
 		et = span.DefaultEntityType
 	}
 	return indexedEntry{
 		id: s.ID, tenant: s.Tenant, this: s.This, entityType: et, traceID: s.TraceID,
-		seq: s.Seq, when: s.When, hash: s.Hash, loc: loc,
+		seq: s.Seq, when: s.When, hash: s.Hash, loc: loc, leaf: leaf,
 	}
 }
 

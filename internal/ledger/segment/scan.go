@@ -51,6 +51,7 @@ func (e *CorruptError) Unwrap() error { return ledger.ErrCorrupt }
 type scannedEntry struct {
 	entry *span.Entry // nil when the scanner did not parse it
 	loc   location
+	leaf  [32]byte
 }
 
 // scannedBatch is a batch whose commit line verified.
@@ -205,8 +206,10 @@ func (sc *scanner) scanSegment(seg uint32, last bool) (*tornTail, error) {
 				overlay[e.Tenant] = e.Hash
 				se.entry = e
 			}
+			leaf := leafHash(content)
+			se.leaf = [32]byte(leaf)
 			pending = append(pending, se)
-			leaves = append(leaves, leafHash(content))
+			leaves = append(leaves, leaf)
 		}
 		off = lineEnd
 		if sc.progress != nil && off-reported >= 1<<20 {

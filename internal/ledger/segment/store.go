@@ -95,8 +95,9 @@ type Store struct {
 	recent    *recentTable
 	buf       []byte
 
-	indexed atomic.Uint64 // entries the index covers (set by the indexer)
-	failed  atomic.Bool   // set once with writeErr; nothing is written after
+	indexed    atomic.Uint64                     // entries the index covers (set by the indexer)
+	checkpoint atomic.Pointer[ledger.Checkpoint] // latest tree head, published with the size
+	failed     atomic.Bool                       // set once with writeErr; nothing is written after
 
 	errMu    sync.Mutex
 	writeErr error // first write, sync or index error
@@ -219,6 +220,9 @@ func (s *Store) recover(ctx context.Context) error {
 	s.next = sc.size
 	s.recent = newRecentTable()
 	s.indexed.Store(sc.size)
+	if err := s.setCheckpoint(sc.size, [32]byte(rootOf(sc.tree))); err != nil {
+		return err
+	}
 	s.size.Store(sc.size)
 	s.log.Info("ledger opened", "dir", s.cfg.Dir, "entries", sc.size, "segments", len(segs),
 		"replayed_from", parseFrom.seg, "took", time.Since(start).Round(time.Millisecond))
@@ -241,11 +245,11 @@ func (s *Store) scan(ctx context.Context, segs []uint32, parseFrom position, cha
 func (s *Store) indexScanned(b *scannedBatch) error {
 	entries := make([]indexedEntry, len(b.entries))
 	for i, se := range b.entries {
-		entries[i] = newIndexedEntry(&se.entry.Span, se.loc)
+		entries[i] = newIndexedEntry(&se.entry.Span, se.loc, se.leaf)
 	}
 	batch := s.db.NewBatch()
 	defer batch.Close()
-	if err := indexBatch(batch, b.first, entries, b.end, b.first+uint64(len(entries))); err != nil {
+	if err := indexBatch(s.db, batch, b.first, entries, b.end, b.first+uint64(len(entries))); err != nil {
 		return fmt.Errorf("index replay: %w", err)
 	}
 	if err := batch.Commit(pebble.NoSync); err != nil {

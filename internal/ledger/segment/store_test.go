@@ -519,3 +519,56 @@ func TestLastBatchWithoutIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckpointsNeverConflict signs through Config.SignCheckpoint across
+// appends, a failed fsync, a torn tail and reopens, and checks that no two
+// signatures ever cover one size with different roots, that only durable
+// trees are signed, and that the published checkpoint is the signed one.
+func TestCheckpointsNeverConflict(t *testing.T) {
+	dir := t.TempDir()
+	signed := map[uint64][32]byte{}
+	var failSync atomic.Bool
+	cfg := func(c *segment.Config) {
+		c.SignCheckpoint = func(size uint64, root [32]byte) ([]byte, error) {
+			if prev, ok := signed[size]; ok && prev != root {
+				t.Errorf("size %d signed with root %x and again with %x", size, prev, root)
+			}
+			signed[size] = root
+			return fmt.Appendf(nil, "note %d %x\n", size, root), nil
+		}
+		*c = segment.WithSyncFunc(*c, func(f *os.File) error {
+			if failSync.Load() {
+				return errors.New("injected EIO")
+			}
+			return f.Sync()
+		})
+	}
+	s := openDir(t, dir, cfg)
+	if c := s.Checkpoint(); string(c.Note) != fmt.Sprintf("note 0 %x\n", c.Root) {
+		t.Fatalf("checkpoint on open: %+v", c)
+	}
+	fill(t, s, 5, "a")
+	failSync.Store(true)
+	if _, err := s.Append(context.Background(), spanSlice(mustDecode(t, ledgertest.Simple("t0", "lost", 0, "x", t0)))); err == nil {
+		t.Fatal("append with a failing fsync succeeded")
+	}
+	if _, ok := signed[6]; ok {
+		t.Fatal("the tree of a batch whose fsync failed was signed")
+	}
+	s.Close()
+	failSync.Store(false)
+	s = openDir(t, dir, cfg)
+	fill(t, s, 3, "b")
+	c := s.Checkpoint()
+	if c.Size != s.Size() || signed[c.Size] != c.Root {
+		t.Fatalf("published checkpoint %d %x is not the signed one", c.Size, c.Root)
+	}
+	s.Close()
+	appendFile(t, lastSegment(t, dir), []byte(`{"curr_hash":"torn`))
+	s = openDir(t, dir, cfg)
+	fill(t, s, 2, "c")
+	s.Close()
+	if len(signed) < 8 {
+		t.Fatalf("got %d signed sizes, want one per batch", len(signed))
+	}
+}

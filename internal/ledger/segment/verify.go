@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/logline/logline/internal/span"
 )
@@ -109,6 +110,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (VerifyReport, 
 	counts := map[byte]int{}
 	var (
 		coveredEnd    position
+		coveredRoot   = [32]byte(rootOf(treeFactory.NewEmptyRange(0)))
 		coveredChains = map[string]span.Hash{}
 	)
 	sc.onBatch = func(b *scannedBatch) error {
@@ -127,6 +129,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (VerifyReport, 
 		}
 		if end == st.size {
 			coveredEnd = b.end
+			coveredRoot = [32]byte(rootOf(sc.tree))
 			maps.Copy(coveredChains, sc.chain)
 		}
 		return nil
@@ -147,6 +150,9 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (VerifyReport, 
 			return rep, &IndexError{Key: "m/state", Index: int64(st.size), Reason: fmt.Sprintf("the index covers %d entries, the segments hold %d", st.size, sc.size)}
 		}
 		if err := checkIndexTotals(db, st, coveredEnd, coveredChains, counts); err != nil {
+			return rep, err
+		}
+		if err := checkIndexTree(db, st.size, coveredRoot); err != nil {
 			return rep, err
 		}
 		if rep.Unindexed > 0 {
@@ -188,7 +194,7 @@ func checkBatchIndex(db *pebble.DB, b *scannedBatch, counts map[byte]int) error 
 		se := &b.entries[i]
 		e := se.entry
 		idx := b.first + uint64(i)
-		ie := newIndexedEntry(&e.Span, se.loc)
+		ie := newIndexedEntry(&e.Span, se.loc, se.leaf)
 		v, err := get(idKey(ie.id, ie.tenant, ie.seq), idx)
 		if err != nil {
 			return err
@@ -238,6 +244,27 @@ func checkIndexTotals(db *pebble.DB, st indexState, coveredEnd position, chains 
 		if stored[t] != h {
 			return &IndexError{Key: fmt.Sprintf("c/%s", t), Index: -1, Reason: fmt.Sprintf("chain head %s, the segments say %s", stored[t], h)}
 		}
+	}
+	return nil
+}
+
+// checkIndexTree checks that the index holds exactly the stored Merkle
+// hashes of a tree of size entries, and that they give the root the
+// segments give.
+func checkIndexTree(db *pebble.DB, size uint64, root [32]byte) error {
+	n, err := countPrefix(db, prefix(pfxTree))
+	if err != nil {
+		return err
+	}
+	if want := tlog.StoredHashCount(int64(size)); int64(n) != want {
+		return &IndexError{Key: "n/", Index: -1, Reason: fmt.Sprintf("%d stored Merkle hashes, a tree of %d entries has %d", n, size, want)}
+	}
+	got, err := tlog.TreeHash(int64(size), treeHashes{db: db})
+	if err != nil {
+		return &IndexError{Key: "n/", Index: -1, Reason: err.Error()}
+	}
+	if got != root {
+		return &IndexError{Key: "n/", Index: int64(size), Reason: fmt.Sprintf("the stored Merkle hashes give root %x, the segments %x", got[:], root[:])}
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ type indexJob struct {
 	entries []indexedEntry
 	end     position
 	size    uint64
+	root    [32]byte // Merkle root at size
 	reqs    []*appendReq
 }
 
@@ -84,6 +85,9 @@ func (s *Store) indexer(jobs <-chan indexJob) {
 		if s.failed.Load() {
 			err = s.stoppedErr()
 		} else if err = s.indexCommitted(j.first, j.entries, j.end, j.size); err != nil {
+			s.fail(err)
+			err = s.stoppedErr()
+		} else if err = s.setCheckpointFor(j); err != nil {
 			s.fail(err)
 			err = s.stoppedErr()
 		} else {
@@ -208,8 +212,9 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 			buf = sp.AppendEntry(buf, next, prev, now)
 			line := buf[off-start:]
 			loc := location{seg: s.activeSeg, off: off, n: len(line)}
+			leaf := leafHash(line)
 			buf = append(buf, '\n')
-			if err := s.tree.Append(leafHash(line), nil); err != nil && failed == nil {
+			if err := s.tree.Append(leaf, nil); err != nil && failed == nil {
 				failed = fmt.Errorf("merkle append: %w", err)
 			}
 			s.chain[sp.Tenant] = sp.Hash
@@ -219,13 +224,17 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 			}
 			s.recent.add(key, out.Result)
 			keys = append(keys, key)
-			entries = append(entries, newIndexedEntry(sp, loc))
+			entries = append(entries, newIndexedEntry(sp, loc, [32]byte(leaf)))
 			next++
 		}
 	}
-	var end position
+	var (
+		end  position
+		root [32]byte
+	)
 	if failed == nil && len(entries) > 0 {
-		buf = appendCommitLine(buf, rootOf(s.tree), next)
+		root = [32]byte(rootOf(s.tree))
+		buf = appendCommitLine(buf, root[:], next)
 		end = position{s.activeSeg, start + int64(len(buf))}
 		failed = s.writeAndSync(buf)
 	}
@@ -256,7 +265,7 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 	// The indexer answers in log order, also for batches that wrote
 	// nothing (all duplicates or rejected), so that a duplicate is never
 	// answered before the original is readable.
-	jobs <- indexJob{first: first, entries: entries, end: end, size: next, reqs: live}
+	jobs <- indexJob{first: first, entries: entries, end: end, size: next, root: root, reqs: live}
 	if s.activeOff >= s.cfg.SegmentSize {
 		if err := s.rotate(); err != nil {
 			s.fail(err)
@@ -373,13 +382,23 @@ func (s *Store) indexCommitted(first uint64, entries []indexedEntry, end positio
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := indexBatch(b, first, entries, end, size); err != nil {
+	if err := indexBatch(s.db, b, first, entries, end, size); err != nil {
 		return fmt.Errorf("index batch: %w", err)
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("index batch: %w", err)
 	}
 	return nil
+}
+
+// setCheckpointFor signs the tree head of a batch that wrote entries; a
+// batch of duplicates and rejections leaves the tree, and the checkpoint,
+// as they were.
+func (s *Store) setCheckpointFor(j indexJob) error {
+	if len(j.entries) == 0 {
+		return nil
+	}
+	return s.setCheckpoint(j.size, j.root)
 }
 
 // fail stops the store for good: after a write, fsync or index error the

@@ -1,0 +1,161 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/logline/logline/internal/ledger"
+)
+
+// The Merkle tree is kept in the index as golang.org/x/mod/sumdb/tlog's
+// stored hashes: key n/<storage index u64> → 32-byte hash, about two per
+// entry. Proofs and tree heads read O(log n) of them. They are written by
+// the indexer in the same Pebble batch as the entries' other keys, so the
+// tree in the index always covers exactly the indexed entries; reindex
+// rebuilds them from the segments like every other key.
+
+const pfxTree = 'n'
+
+func treeKey(storageIndex int64) []byte { return appendU64(prefix(pfxTree), uint64(storageIndex)) }
+
+// treeHashes reads stored hashes from the index, consulting overlay first
+// (hashes of the batch being built, not committed yet).
+type treeHashes struct {
+	db      pebble.Reader
+	overlay map[int64]tlog.Hash
+}
+
+func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		if h, ok := r.overlay[idx]; ok {
+			out[i] = h
+			continue
+		}
+		v, closer, err := r.db.Get(treeKey(idx))
+		if err != nil {
+			if errors.Is(err, pebble.ErrNotFound) {
+				return nil, fmt.Errorf("%w: stored hash %d is missing from the index", ledger.ErrCorrupt, idx)
+			}
+			return nil, fmt.Errorf("read stored hash %d: %w", idx, err)
+		}
+		if len(v) != len(out[i]) {
+			closer.Close()
+			return nil, fmt.Errorf("%w: stored hash %d has %d bytes", ledger.ErrCorrupt, idx, len(v))
+		}
+		copy(out[i][:], v)
+		closer.Close()
+	}
+	return out, nil
+}
+
+// addTreeHashes adds to b the stored hashes of the entries with the given
+// leaf hashes, the first of which has log index first.
+func addTreeHashes(db pebble.Reader, b *pebble.Batch, first uint64, leaves [][32]byte) error {
+	r := treeHashes{db: db, overlay: make(map[int64]tlog.Hash, 2*len(leaves))}
+	for i, leaf := range leaves {
+		n := int64(first) + int64(i)
+		hashes, err := tlog.StoredHashesForRecordHash(n, tlog.Hash(leaf), r)
+		if err != nil {
+			return fmt.Errorf("merkle tree at %d: %w", n, err)
+		}
+		base := tlog.StoredHashIndex(0, n)
+		for j, h := range hashes {
+			idx := base + int64(j)
+			r.overlay[idx] = h
+			if err := b.Set(treeKey(idx), h[:], nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var _ ledger.Prover = (*Store)(nil)
+
+// Checkpoint returns the latest checkpoint.
+func (s *Store) Checkpoint() ledger.Checkpoint {
+	if c := s.checkpoint.Load(); c != nil {
+		return *c
+	}
+	return ledger.Checkpoint{Root: [32]byte(rootOf(treeFactory.NewEmptyRange(0)))}
+}
+
+// setCheckpoint signs (when configured) and records the tree head.
+func (s *Store) setCheckpoint(size uint64, root [32]byte) error {
+	c := &ledger.Checkpoint{Size: size, Root: root}
+	if s.cfg.SignCheckpoint != nil {
+		note, err := s.cfg.SignCheckpoint(size, root)
+		if err != nil {
+			return fmt.Errorf("sign checkpoint of size %d: %w", size, err)
+		}
+		c.Note = note
+	}
+	s.checkpoint.Store(c)
+	return nil
+}
+
+func (s *Store) proofReader() treeHashes { return treeHashes{db: s.db} }
+
+// TreeHash returns the root of the tree of the given size.
+func (s *Store) TreeHash(ctx context.Context, size uint64) ([32]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return [32]byte{}, err
+	}
+	if size > s.Size() {
+		return [32]byte{}, fmt.Errorf("%w: tree size %d, the log has %d entries", ledger.ErrRange, size, s.Size())
+	}
+	h, err := tlog.TreeHash(int64(size), s.proofReader())
+	return h, err
+}
+
+// InclusionProof proves entry index is in the tree of the given size.
+func (s *Store) InclusionProof(ctx context.Context, index, size uint64) ([32]byte, [][32]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return [32]byte{}, nil, err
+	}
+	if index >= size || size > s.Size() {
+		return [32]byte{}, nil, fmt.Errorf("%w: entry %d in a tree of size %d (the log has %d entries)", ledger.ErrRange, index, size, s.Size())
+	}
+	r := s.proofReader()
+	leaf, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(index))})
+	if err != nil {
+		return [32]byte{}, nil, err
+	}
+	p, err := tlog.ProveRecord(int64(size), int64(index), r)
+	if err != nil {
+		return [32]byte{}, nil, fmt.Errorf("inclusion proof of %d in %d: %w", index, size, err)
+	}
+	return leaf[0], hashesOf(p), nil
+}
+
+// ConsistencyProof proves the tree of size from is a prefix of the tree of
+// size to. The proof from an empty tree, or between equal sizes, is empty.
+func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([][32]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if from > to || to > s.Size() {
+		return nil, fmt.Errorf("%w: consistency from %d to %d (the log has %d entries)", ledger.ErrRange, from, to, s.Size())
+	}
+	if from == 0 || from == to {
+		return [][32]byte{}, nil
+	}
+	p, err := tlog.ProveTree(int64(to), int64(from), s.proofReader())
+	if err != nil {
+		return nil, fmt.Errorf("consistency proof %d → %d: %w", from, to, err)
+	}
+	return hashesOf(p), nil
+}
+
+func hashesOf(hs []tlog.Hash) [][32]byte {
+	out := make([][32]byte, len(hs))
+	for i, h := range hs {
+		out[i] = h
+	}
+	return out
+}
