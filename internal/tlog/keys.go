@@ -99,6 +99,30 @@ func LoadOrCreateKeys(dir string, origin string, rand io.Reader, now func() time
 	return k, nil
 }
 
+// KeysOrigin returns the origin named by the manifest of the key directory
+// dir, so that a server can reopen its keys without being told the log's
+// name again. It reads only the manifest's origin; LoadOrCreateKeys checks
+// the rest. A directory without a manifest fails with an error wrapping
+// fs.ErrNotExist, an unreadable manifest or an invalid origin with
+// ErrCorruptKeys.
+func KeysOrigin(dir string) (string, error) {
+	path := filepath.Join(dir, KeysFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("log keys: %w", err)
+	}
+	var m struct {
+		Origin string `json:"origin"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return "", fmt.Errorf("log keys: %w: %s: %v", ErrCorruptKeys, path, err)
+	}
+	if err := checkOrigin(m.Origin); err != nil {
+		return "", fmt.Errorf("log keys: %w: %s: %v", ErrCorruptKeys, path, err)
+	}
+	return m.Origin, nil
+}
+
 // Origin returns the log's name.
 func (k *Keyring) Origin() string { return k.origin }
 

@@ -228,3 +228,34 @@ func editTestFile(t *testing.T, path, old, new string) {
 	}
 	writeTestFile(t, path, strings.Replace(string(data), old, new, 1))
 }
+
+func TestKeysOrigin(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	if _, err := KeysOrigin(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("empty directory: got %v, want fs.ErrNotExist", err)
+	}
+	if _, err := LoadOrCreateKeys(dir, testOrigin, testRand(1), testClock()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := KeysOrigin(dir)
+	if err != nil || got != testOrigin {
+		t.Fatalf("got %q, %v, want %q", got, err, testOrigin)
+	}
+	for name, manifest := range map[string]string{
+		"not JSON":     "{",
+		"no origin":    `{"version":1}`,
+		"space":        `{"origin":"a b"}`,
+		"plus":         `{"origin":"a+b"}`,
+		"origin array": `{"origin":["a"]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := t.TempDir()
+			if err := os.WriteFile(filepath.Join(d, KeysFile), []byte(manifest), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := KeysOrigin(d); !errors.Is(err, ErrCorruptKeys) {
+				t.Errorf("got %v, want ErrCorruptKeys", err)
+			}
+		})
+	}
+}
