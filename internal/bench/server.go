@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger/segment"
+	"github.com/logline/logline/internal/tlog"
 )
 
 // localServer is what `logline serve` runs — the segment store in dir, the
@@ -26,11 +28,23 @@ type localServer struct {
 // startLocal opens the store in dir and serves it on a free loopback port.
 // maxBody 0 keeps the gateway's default request body limit.
 func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger) (*localServer, error) {
-	store, err := segment.Open(ctx, segment.Config{Dir: dir, Logger: log})
+	// Like serve: a log key in dir/keys, every durable tree signed and
+	// checked against the no-fork guard.
+	keysDir := filepath.Join(dir, "keys")
+	keys, err := tlog.LoadOrCreateKeys(keysDir, "logline.bench/ledger", nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("log keys: %w", err)
+	}
+	guard, err := tlog.OpenGuard(keysDir, keys.Origin())
+	if err != nil {
+		return nil, fmt.Errorf("log guard: %w", err)
+	}
+	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
+	store, err := segment.Open(ctx, segment.Config{Dir: dir, Logger: log, SignCheckpoint: signer.Sign})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
-	gw, err := gateway.New(gateway.Config{Store: store, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody})
+	gw, err := gateway.New(gateway.Config{Store: store, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: keys.VerifierKeys})
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("gateway: %w", err)

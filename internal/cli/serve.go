@@ -130,13 +130,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	active := all[len(all)-1]
 	log.Info("log key", "origin", keys.Origin(), "key_id", active.ID(), "verifier", active.Verifier)
 
-	signer := &guardedSigner{guard: guard, keys: keys, every: guardInterval, now: time.Now}
+	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
 	start := time.Now()
 	store, err := segment.Open(ctx, segment.Config{
 		Dir:             o.data,
 		Logger:          log,
 		IndexCacheBytes: int64(o.indexCacheMB) << 20,
-		SignCheckpoint:  signer.sign,
+		SignCheckpoint:  signer.Sign,
 	})
 	if err != nil {
 		if errors.Is(err, ledger.ErrCorrupt) {
@@ -160,7 +160,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		// Record the last tree signed, so the next start checks against it.
 		if c := store.Checkpoint(); c.Note != nil {
-			if err := guard.Advance(c.Size, c.Root); err != nil {
+			if err := signer.Record(c.Size, c.Root); err != nil {
 				log.Error("recording the last signed checkpoint", "err", err)
 				return ioErrorf("record last signed checkpoint: %w", err)
 			}
@@ -281,43 +281,4 @@ func openLogKeys(dir, origin string, rnd io.Reader) (*tlog.Keyring, *tlog.Guard,
 	default:
 		return nil, nil, ioErrorf("%w", err)
 	}
-}
-
-// guardInterval bounds how often the no-fork guard's record is rewritten.
-const guardInterval = time.Second
-
-// guardedSigner signs checkpoints for the segment store. The store only
-// signs trees whose entries are durable, so within one data directory no
-// size is ever signed with two roots. The guard (tlog.Guard, in data/keys)
-// adds a check against what this log signed before, for data that went
-// missing behind the store's back (a lost disk, an older backup restored):
-// every signature is checked against the guard's record, and the record is
-// rewritten (an fsync) on the first signature after start, at most once per
-// guardInterval after that, and on a clean stop. Rewriting it for every
-// batch cost ~0.7 ms of fsync per commit; the price of the interval is that
-// a loss of durable data signed within the last interval before a crash is
-// not detected by the guard (docs/checkpoints.md).
-type guardedSigner struct {
-	guard *tlog.Guard
-	keys  *tlog.Keyring
-	every time.Duration
-	now   func() time.Time
-
-	mu       sync.Mutex // guards recorded
-	recorded time.Time  // when the guard's record was last rewritten
-}
-
-func (g *guardedSigner) sign(size uint64, root [32]byte) ([]byte, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if err := g.guard.Check(size, root); err != nil {
-		return nil, err
-	}
-	if now := g.now(); g.recorded.IsZero() || now.Sub(g.recorded) >= g.every {
-		if err := g.guard.Advance(size, root); err != nil {
-			return nil, err
-		}
-		g.recorded = now
-	}
-	return tlog.SignCheckpoint(g.keys.Signer(), g.keys.Origin(), size, root)
 }

@@ -1,4 +1,4 @@
-package cli
+package tlog_test
 
 import (
 	"crypto/sha256"
@@ -9,7 +9,7 @@ import (
 	"github.com/logline/logline/internal/tlog"
 )
 
-func TestGuardedSignerRecordsAtMostOncePerInterval(t *testing.T) {
+func TestGuardedSigner(t *testing.T) {
 	dir := t.TempDir()
 	keys, err := tlog.LoadOrCreateKeys(dir, "logline.test/ledger", nil, nil)
 	if err != nil {
@@ -20,7 +20,7 @@ func TestGuardedSignerRecordsAtMostOncePerInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	g := &guardedSigner{guard: guard, keys: keys, every: time.Second, now: func() time.Time { return now }}
+	g := tlog.NewGuardedSigner(keys, guard, time.Second, func() time.Time { return now })
 	root := func(n byte) [32]byte { return sha256.Sum256([]byte{n}) }
 	recorded := func() uint64 {
 		size, _, _ := guard.Last()
@@ -38,7 +38,7 @@ func TestGuardedSignerRecordsAtMostOncePerInterval(t *testing.T) {
 	}
 	for _, st := range steps {
 		now = now.Add(st.advance)
-		note, err := g.sign(st.size, root(byte(st.size)))
+		note, err := g.Sign(st.size, root(byte(st.size)))
 		if err != nil || len(note) == 0 {
 			t.Fatalf("sign size %d: %v", st.size, err)
 		}
@@ -50,10 +50,10 @@ func TestGuardedSignerRecordsAtMostOncePerInterval(t *testing.T) {
 		}
 	}
 	// A tree that contradicts the record is refused.
-	if _, err := g.sign(4, root(99)); !errors.Is(err, tlog.ErrConflict) {
+	if _, err := g.Sign(4, root(99)); !errors.Is(err, tlog.ErrConflict) {
 		t.Fatalf("conflicting root: got %v, want ErrConflict", err)
 	}
-	if _, err := g.sign(3, root(3)); !errors.Is(err, tlog.ErrRollback) {
+	if _, err := g.Sign(3, root(3)); !errors.Is(err, tlog.ErrRollback) {
 		t.Fatalf("smaller tree: got %v, want ErrRollback", err)
 	}
 }
