@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/tlog"
 )
 
 // Verification routes (docs/http-api.md, "Verification"): the latest signed
@@ -183,16 +184,8 @@ func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, sizeRangeProblem(err, "size", ip.size))
 		return
 	}
-	b := make([]byte, 0, 96+48*len(hashes))
-	b = append(b, `{"index":`...)
-	b = strconv.AppendUint(b, ip.index, 10)
-	b = append(b, `,"size":`...)
-	b = strconv.AppendUint(b, ip.size, 10)
-	b = append(b, `,"leaf_hash":`...)
-	b = appendB64Hash(b, leaf)
-	b = append(b, `,"hashes":`...)
-	b = appendB64Hashes(b, hashes)
-	b = append(b, "}\n"...)
+	b, _ := tlog.InclusionProof{Index: ip.index, Size: ip.size, LeafHash: leaf, Hashes: hashes}.MarshalJSON()
+	b = append(b, '\n')
 	writeProof(w, ip.size, root, b)
 }
 
@@ -249,14 +242,8 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, sizeRangeProblem(err, "to", to))
 		return
 	}
-	b := make([]byte, 0, 64+48*len(hashes))
-	b = append(b, `{"from":`...)
-	b = strconv.AppendUint(b, from, 10)
-	b = append(b, `,"to":`...)
-	b = strconv.AppendUint(b, to, 10)
-	b = append(b, `,"hashes":`...)
-	b = appendB64Hashes(b, hashes)
-	b = append(b, "}\n"...)
+	b, _ := tlog.ConsistencyProof{From: from, To: to, Hashes: hashes}.MarshalJSON()
+	b = append(b, '\n')
 	writeProof(w, to, root, b)
 }
 
@@ -293,23 +280,4 @@ func writeProof(w http.ResponseWriter, size uint64, root [32]byte, body []byte) 
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-}
-
-// appendB64Hash appends h as a JSON string in standard base64 with padding.
-func appendB64Hash(b []byte, h [32]byte) []byte {
-	b = append(b, '"')
-	b = base64.StdEncoding.AppendEncode(b, h[:])
-	return append(b, '"')
-}
-
-// appendB64Hashes appends hs as a JSON array; [] when empty, never null.
-func appendB64Hashes(b []byte, hs [][32]byte) []byte {
-	b = append(b, '[')
-	for i, h := range hs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendB64Hash(b, h)
-	}
-	return append(b, ']')
 }
