@@ -65,6 +65,7 @@ func ingestModeOf(contentType string) ingestMode {
 type ingestParams struct {
 	tenant string // ?tenant=, "" when absent
 	key    string // X-Idempotency-Key, "" when absent
+	proof  bool   // ?proof=1: receipts carry their inclusion proof
 }
 
 func parseIngestParams(r *http.Request) (ingestParams, error) {
@@ -72,6 +73,15 @@ func parseIngestParams(r *http.Request) (ingestParams, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return p, newProblem(codeInvalidParameter, "query string: "+err.Error())
+	}
+	if vs, ok := q["proof"]; ok {
+		switch {
+		case len(vs) == 1 && (vs[0] == "1" || vs[0] == "true"):
+			p.proof = true
+		case len(vs) == 1 && (vs[0] == "0" || vs[0] == "false" || vs[0] == ""):
+		default:
+			return p, paramProblem(codeInvalidParameter, "proof", "proof must be one of 1, true, 0, false")
+		}
 	}
 	if vs, ok := q["tenant"]; ok {
 		p.tenant = vs[0]
@@ -177,7 +187,7 @@ func (s *Server) ingestSingle(w http.ResponseWriter, r *http.Request, p ingestPa
 		return
 	}
 	res := outs[0].Result
-	body := appendResult(nil, 0, &res)
+	body := appendResult(nil, 0, &res, s.receipts(r, p))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -206,7 +216,7 @@ func bodyReadProblem(err error, maxBody int64) *Problem {
 
 // appendResult writes the JSON result of one stored span plus "\n". With
 // lineNo > 0 it is an NDJSON result line (with "line" and "ok").
-func appendResult(b []byte, lineNo int, res *ledger.Result) []byte {
+func appendResult(b []byte, lineNo int, res *ledger.Result, rc *receiptCtx) []byte {
 	b = append(b, '{')
 	if lineNo > 0 {
 		b = append(b, `"line":`...)
@@ -229,7 +239,22 @@ func appendResult(b []byte, lineNo int, res *ledger.Result) []byte {
 	b = res.ReceivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","duplicate":`...)
 	b = strconv.AppendBool(b, res.Duplicate)
+	if rc != nil {
+		b = rc.s.appendReceipt(rc.ctx, b, res, rc.kid, rc.proof)
+	}
 	return append(b, "}\n"...)
+}
+
+// receiptCtx says how result lines get their receipts (nil: none).
+type receiptCtx struct {
+	s     *Server
+	ctx   context.Context
+	kid   string
+	proof bool // ?proof=1: add the inclusion proof
+}
+
+func (s *Server) receipts(r *http.Request, p ingestParams) *receiptCtx {
+	return &receiptCtx{s: s, ctx: r.Context(), kid: s.activeKeyID(), proof: p.proof}
 }
 
 // appendJSONString appends s as a JSON string.
@@ -309,6 +334,7 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 
 	var sum ndSummary
 	var out []byte
+	rcpt := s.receipts(r, p)
 	// stop ends the pipeline early; the read deadline unblocks a reader
 	// waiting on the client (the connection is closed after the reply).
 	stopped := false
@@ -358,7 +384,7 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 				} else if o := outs[k]; o.Err != nil {
 					prob = s.problemFor(ctx, o.Err).withLine(it.no)
 				} else {
-					out = appendResult(out, it.no, &o.Result)
+					out = appendResult(out, it.no, &o.Result, rcpt)
 					if o.Result.Duplicate {
 						sum.Duplicates++
 					} else {

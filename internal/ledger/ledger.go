@@ -44,6 +44,11 @@ type Result struct {
 	// Duplicate is true when this exact span was already stored: the
 	// result is the original one and nothing new was written.
 	Duplicate bool
+	// LeafHash is the entry's Merkle leaf hash, SHA-256(0x00 ‖ line).
+	LeafHash [32]byte
+	// Checkpoint is the tree head published when the append was answered;
+	// it covers LogIndex. Zero for stores that are not a Prover.
+	Checkpoint Checkpoint
 }
 
 // Outcome pairs a Result with the per-span error (ErrConflict wrapped with

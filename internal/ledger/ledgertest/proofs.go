@@ -29,13 +29,16 @@ func testProofs(t *testing.T, b Backend) {
 	if c := p.Checkpoint(); c.Size != 0 || c.Root != sha256.Sum256(nil) {
 		t.Fatalf("empty log: got checkpoint size %d root %x, want 0 and the empty root", c.Size, c.Root)
 	}
+	var results []ledger.Result
 	for batch := range 7 {
 		var spans []*span.Span
 		for i := range batch*3 + 1 {
 			spans = append(spans, MustSpan(t, Simple("acme", fmt.Sprintf("m%d-%d", batch, i), 0, "x", t0)))
 		}
-		appendOK(t, s, spans...)
+		results = append(results, appendOK(t, s, spans...)...)
 	}
+	// A re-append is answered with the original leaf and a covering checkpoint.
+	results = append(results, appendOK(t, s, MustSpan(t, Simple("acme", "m0-0", 0, "x", t0)))...)
 	size := s.Size()
 	if c := p.Checkpoint(); c.Size != size {
 		t.Fatalf("got checkpoint size %d, want %d", c.Size, size)
@@ -61,6 +64,15 @@ func testProofs(t *testing.T, b Backend) {
 	}
 	if c := p.Checkpoint(); string(c.Root[:]) != string(roots[size]) {
 		t.Fatalf("checkpoint root %x, want %x", c.Root, roots[size])
+	}
+	for _, res := range results {
+		if string(res.LeafHash[:]) != string(leaves[res.LogIndex]) {
+			t.Fatalf("result for %s: leaf hash %x, want %x", res.ID, res.LeafHash, leaves[res.LogIndex])
+		}
+		c := res.Checkpoint
+		if c.Size <= res.LogIndex || c.Size > size || string(c.Root[:]) != string(roots[c.Size]) {
+			t.Fatalf("result for %s (log index %d): checkpoint %d %x does not cover it", res.ID, res.LogIndex, c.Size, c.Root)
+		}
 	}
 	for n := uint64(0); n <= size; n++ {
 		got, err := p.TreeHash(ctx, n)

@@ -94,6 +94,18 @@ func (s *Store) indexer(jobs <-chan indexJob) {
 			s.indexed.Store(j.size)
 			s.publish(j.size)
 		}
+		if err == nil {
+			// Every answered append carries the checkpoint that covers it
+			// (a duplicate's original is older, so covered too).
+			cp := s.Checkpoint()
+			for _, r := range j.reqs {
+				for i := range r.out {
+					if r.out[i].Err == nil {
+						r.out[i].Result.Checkpoint = cp
+					}
+				}
+			}
+		}
 		for _, r := range j.reqs {
 			r.done <- err
 		}
@@ -220,7 +232,7 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 			s.chain[sp.Tenant] = sp.Hash
 			out.Result = ledger.Result{
 				ID: sp.ID, Seq: sp.Seq, Tenant: sp.Tenant, LogIndex: next,
-				Hash: sp.Hash, PrevHash: prev, ReceivedAt: now,
+				Hash: sp.Hash, PrevHash: prev, ReceivedAt: now, LeafHash: [32]byte(leaf),
 			}
 			s.recent.add(key, out.Result)
 			keys = append(keys, key)
@@ -296,7 +308,7 @@ func (s *Store) checkVersion(key idTenantSeq, sp *span.Span) (*ledger.Result, er
 		if err != nil {
 			return nil, err
 		}
-		return &ledger.Result{ID: e.ID, Seq: e.Seq, Tenant: e.Tenant, LogIndex: e.LogIndex, Hash: e.Hash, PrevHash: e.PrevHash, ReceivedAt: e.ReceivedAt}, nil
+		return &ledger.Result{ID: e.ID, Seq: e.Seq, Tenant: e.Tenant, LogIndex: e.LogIndex, Hash: e.Hash, PrevHash: e.PrevHash, ReceivedAt: e.ReceivedAt, LeafHash: [32]byte(leafHash(e.Line))}, nil
 	}
 	// Not stored: it must be the next version. Versions are dense from 0,
 	// so "seq is absent and seq-1 is present" means seq-1 is the latest.

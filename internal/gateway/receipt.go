@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/tlog"
+)
+
+// Receipts (v8 §16) answer every append:
+//
+//	"receipt":{"op":"ledger.append","span_id":ID,"tenant":T,"log_index":N,
+//	           "leaf_hash":B64,"jti":"r_…","kid":KEYID,"ts":RFC3339,
+//	           "checkpoint":NOTE[,"inclusion":{…}]}
+//
+// The signature behind a receipt is the checkpoint's: one Ed25519
+// signature per commit batch over the tree head that covers log_index, not
+// one per span. A client checks a receipt with the log key alone:
+// verify the checkpoint note, then the inclusion proof of leaf_hash at
+// log_index against its root (?proof=1 adds it; GET /proof/inclusion gives
+// it later). jti is derived from (leaf_hash, checkpoint size), so the same
+// receipt is always the same bytes.
+
+const receiptOp = "ledger.append"
+
+var jtiEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// receiptJTI is "r_" + 26 base32 characters of SHA-256(leaf ‖ size).
+func receiptJTI(leaf [32]byte, size uint64) string {
+	h := sha256.New()
+	h.Write([]byte("logline receipt\x00"))
+	h.Write(leaf[:])
+	h.Write(strconv.AppendUint(nil, size, 10))
+	return "r_" + strings.ToLower(jtiEncoding.EncodeToString(h.Sum(nil))[:26])
+}
+
+// activeKeyID is the key hash of the active log key ("name+hash+b64").
+func (s *Server) activeKeyID() string {
+	if s.logKeys == nil {
+		return ""
+	}
+	keys := s.logKeys()
+	if len(keys) == 0 {
+		return ""
+	}
+	// A note name never contains "+"; the key hash is the 8 hex digits
+	// after the first one (the base64 key after it may contain "+").
+	_, rest, ok := strings.Cut(keys[0], "+")
+	if !ok || len(rest) < 9 || rest[8] != '+' {
+		return ""
+	}
+	return rest[:8]
+}
+
+// appendReceipt appends `,"receipt":{…}` for res. With proof it also
+// carries the inclusion proof of the entry in the checkpoint's tree.
+func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result, kid string, proof bool) []byte {
+	cp := res.Checkpoint
+	if cp.Note == nil {
+		return b // no signed checkpoint: no receipt to give
+	}
+	b = append(b, `,"receipt":{"op":"`...)
+	b = append(b, receiptOp...)
+	b = append(b, `","span_id":`...)
+	b = appendJSONString(b, res.ID)
+	b = append(b, `,"tenant":`...)
+	b = appendJSONString(b, res.Tenant)
+	b = append(b, `,"log_index":`...)
+	b = strconv.AppendUint(b, res.LogIndex, 10)
+	b = append(b, `,"leaf_hash":"`...)
+	b = base64.StdEncoding.AppendEncode(b, res.LeafHash[:])
+	b = append(b, `","jti":"`...)
+	b = append(b, receiptJTI(res.LeafHash, cp.Size)...)
+	b = append(b, `","kid":`...)
+	b = appendJSONString(b, kid)
+	b = append(b, `,"ts":"`...)
+	b = res.ReceivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","checkpoint":`...)
+	b = appendJSONString(b, string(cp.Note))
+	if proof && s.prover != nil {
+		leaf, hashes, err := s.prover.InclusionProof(ctx, res.LogIndex, cp.Size)
+		if err == nil {
+			p, _ := tlog.InclusionProof{Index: res.LogIndex, Size: cp.Size, LeafHash: leaf, Hashes: hashes}.MarshalJSON()
+			b = append(b, `,"inclusion":`...)
+			b = append(b, p...)
+		} else {
+			s.log.ErrorContext(ctx, "gateway: inclusion proof for a receipt", "log_index", res.LogIndex, "err", err)
+		}
+	}
+	return append(b, '}')
+}
