@@ -240,7 +240,7 @@ func appendResult(b []byte, lineNo int, res *ledger.Result, rc *receiptCtx) []by
 	b = append(b, `","duplicate":`...)
 	b = strconv.AppendBool(b, res.Duplicate)
 	if rc != nil {
-		b = rc.s.appendReceipt(rc.ctx, b, res, rc.kid, rc.proof)
+		b = rc.s.appendReceipt(rc.ctx, b, res, rc)
 	}
 	return append(b, "}\n"...)
 }
@@ -251,6 +251,10 @@ type receiptCtx struct {
 	ctx   context.Context
 	kid   string
 	proof bool // ?proof=1: add the inclusion proof
+
+	// Only the request's appending goroutine uses these.
+	note     []byte // the last checkpoint note, JSON-encoded
+	noteSize uint64 // its tree size
 }
 
 func (s *Server) receipts(r *http.Request, p ingestParams) *receiptCtx {

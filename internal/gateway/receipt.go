@@ -60,7 +60,7 @@ func (s *Server) activeKeyID() string {
 
 // appendReceipt appends `,"receipt":{…}` for res. With proof it also
 // carries the inclusion proof of the entry in the checkpoint's tree.
-func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result, kid string, proof bool) []byte {
+func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result, rc *receiptCtx) []byte {
 	cp := res.Checkpoint
 	if cp.Note == nil {
 		return b // no signed checkpoint: no receipt to give
@@ -78,12 +78,12 @@ func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result
 	b = append(b, `","jti":"`...)
 	b = append(b, receiptJTI(res.LeafHash, cp.Size)...)
 	b = append(b, `","kid":`...)
-	b = appendJSONString(b, kid)
+	b = appendJSONString(b, rc.kid)
 	b = append(b, `,"ts":"`...)
 	b = res.ReceivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","checkpoint":`...)
-	b = appendJSONString(b, string(cp.Note))
-	if proof && s.prover != nil {
+	b = append(b, rc.quotedNote(cp)...)
+	if rc.proof && s.prover != nil {
 		leaf, hashes, err := s.prover.InclusionProof(ctx, res.LogIndex, cp.Size)
 		if err == nil {
 			p, _ := tlog.InclusionProof{Index: res.LogIndex, Size: cp.Size, LeafHash: leaf, Hashes: hashes}.MarshalJSON()
@@ -94,4 +94,14 @@ func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result
 		}
 	}
 	return append(b, '}')
+}
+
+// quotedNote returns cp's note as a JSON string, encoded once per
+// checkpoint: every line of a commit batch carries the same one.
+func (rc *receiptCtx) quotedNote(cp ledger.Checkpoint) []byte {
+	if rc.noteSize != cp.Size || rc.note == nil {
+		rc.note = appendJSONString(rc.note[:0], string(cp.Note))
+		rc.noteSize = cp.Size
+	}
+	return rc.note
 }
