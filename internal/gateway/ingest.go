@@ -252,9 +252,12 @@ type receiptCtx struct {
 	kid   string
 	proof bool // ?proof=1: add the inclusion proof
 
+	ndjson bool // send each checkpoint note once (see receipt.go)
+
 	// Only the request's appending goroutine uses these.
 	note     []byte // the last checkpoint note, JSON-encoded
 	noteSize uint64 // its tree size
+	noteSent uint64 // size of the note last written into a receipt
 }
 
 func (s *Server) receipts(r *http.Request, p ingestParams) *receiptCtx {
@@ -339,6 +342,7 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 	var sum ndSummary
 	var out []byte
 	rcpt := s.receipts(r, p)
+	rcpt.ndjson = true
 	// stop ends the pipeline early; the read deadline unblocks a reader
 	// waiting on the client (the connection is closed after the reply).
 	stopped := false

@@ -17,11 +17,12 @@ import (
 //
 //	"receipt":{"op":"ledger.append","span_id":ID,"tenant":T,"log_index":N,
 //	           "leaf_hash":B64,"jti":"r_…","kid":KEYID,"ts":RFC3339,
-//	           "checkpoint":NOTE[,"inclusion":{…}]}
+//	           "checkpoint_size":S,"checkpoint":NOTE[,"inclusion":{…}]}
 //
 // The signature behind a receipt is the checkpoint's: one Ed25519
 // signature per commit batch over the tree head that covers log_index, not
-// one per span. A client checks a receipt with the log key alone:
+// one per span. An NDJSON answer sends each checkpoint note once, in the
+// first receipt under it; later receipts name it by checkpoint_size. A client checks a receipt with the log key alone:
 // verify the checkpoint note, then the inclusion proof of leaf_hash at
 // log_index against its root (?proof=1 adds it; GET /proof/inclusion gives
 // it later). jti is derived from (leaf_hash, checkpoint size), so the same
@@ -81,8 +82,16 @@ func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result
 	b = appendJSONString(b, rc.kid)
 	b = append(b, `,"ts":"`...)
 	b = res.ReceivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","checkpoint":`...)
-	b = append(b, rc.quotedNote(cp)...)
+	b = append(b, `","checkpoint_size":`...)
+	b = strconv.AppendUint(b, cp.Size, 10)
+	// The signed note: always in a single-span answer; in an NDJSON answer
+	// only on the first line under each checkpoint (one signature per
+	// commit batch, sent once).
+	if !rc.ndjson || rc.noteSent != cp.Size || rc.note == nil {
+		b = append(b, `,"checkpoint":`...)
+		b = append(b, rc.quotedNote(cp)...)
+		rc.noteSent = cp.Size
+	}
 	if rc.proof && s.prover != nil {
 		leaf, hashes, err := s.prover.InclusionProof(ctx, res.LogIndex, cp.Size)
 		if err == nil {

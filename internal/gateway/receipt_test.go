@@ -17,16 +17,17 @@ import (
 
 // wireReceipt is a receipt as clients decode it.
 type wireReceipt struct {
-	Op         string          `json:"op"`
-	SpanID     string          `json:"span_id"`
-	Tenant     string          `json:"tenant"`
-	LogIndex   uint64          `json:"log_index"`
-	LeafHash   string          `json:"leaf_hash"`
-	JTI        string          `json:"jti"`
-	KID        string          `json:"kid"`
-	TS         string          `json:"ts"`
-	Checkpoint string          `json:"checkpoint"`
-	Inclusion  json.RawMessage `json:"inclusion"`
+	Op             string          `json:"op"`
+	SpanID         string          `json:"span_id"`
+	Tenant         string          `json:"tenant"`
+	LogIndex       uint64          `json:"log_index"`
+	LeafHash       string          `json:"leaf_hash"`
+	JTI            string          `json:"jti"`
+	KID            string          `json:"kid"`
+	TS             string          `json:"ts"`
+	Checkpoint     string          `json:"checkpoint"`
+	CheckpointSize uint64          `json:"checkpoint_size"`
+	Inclusion      json.RawMessage `json:"inclusion"`
 }
 
 // checkReceipt verifies a receipt the way a client holding only the log
@@ -42,6 +43,9 @@ func checkReceipt(t *testing.T, e *env, keys *tlog.Keyring, rc wireReceipt, want
 	cp, err := tlog.ParseCheckpoint([]byte(rc.Checkpoint), note.VerifierList(v), keys.Origin())
 	if err != nil {
 		t.Fatalf("receipt checkpoint does not verify: %v", err)
+	}
+	if cp.Size != rc.CheckpointSize {
+		t.Fatalf("checkpoint_size %d, the note says %d", rc.CheckpointSize, cp.Size)
 	}
 	if cp.Size <= rc.LogIndex {
 		t.Fatalf("checkpoint of size %d does not cover log index %d", cp.Size, rc.LogIndex)
@@ -102,12 +106,22 @@ func TestReceipts(t *testing.T) {
 				t.Fatalf("NDJSON: %d %s", resp.StatusCode, body)
 			}
 			lines := bytes.Split(bytes.TrimSpace(body), []byte("\n"))
-			for _, l := range lines[:len(lines)-1] {
+			notes := map[uint64]string{} // each note is sent once, then named by size
+			for i, l := range lines[:len(lines)-1] {
 				var res struct{ Receipt wireReceipt }
 				if err := json.Unmarshal(l, &res); err != nil {
 					t.Fatal(err)
 				}
-				checkReceipt(t, e, keys, res.Receipt, proof)
+				rc := res.Receipt
+				if rc.Checkpoint != "" {
+					if _, again := notes[rc.CheckpointSize]; again {
+						t.Fatalf("line %d repeats the note of checkpoint %d", i+1, rc.CheckpointSize)
+					}
+					notes[rc.CheckpointSize] = rc.Checkpoint
+				} else if rc.Checkpoint = notes[rc.CheckpointSize]; rc.Checkpoint == "" {
+					t.Fatalf("line %d names checkpoint %d, which no earlier line carried", i+1, rc.CheckpointSize)
+				}
+				checkReceipt(t, e, keys, rc, proof)
 			}
 		})
 	}
