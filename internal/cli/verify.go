@@ -11,13 +11,18 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/logline/logline/internal/ledger/segment"
+	"github.com/logline/logline/internal/tlog"
 )
 
 type verifyOptions struct {
-	data string
-	json bool
+	data       string
+	json       bool
+	receipt    string
+	logKey     string
+	checkpoint string
 }
 
 func (a *app) newVerify() *cobra.Command {
@@ -37,17 +42,33 @@ entry is named (file, byte offset, log index, reason) and the exit code
 is 1. Unacknowledged bytes after the last commit (a torn tail, cut when
 the server next starts) are reported as a warning, not a failure.
 
-A progress bar is drawn on standard error when it is a terminal.`,
+A progress bar is drawn on standard error when it is a terminal.
+
+With --receipt FILE (a receipt, or an ingest answer or NDJSON result line
+holding one) and --log-key KEYFILE (the text of GET /log/key), verify checks
+the receipt offline instead: the checkpoint note is signed by the log key,
+covers the receipt's log index, and — when the receipt carries an inclusion
+proof (ingest with ?proof=1) — the entry's leaf hash is in the checkpoint's
+tree. Receipts of an NDJSON answer after the first under a checkpoint name
+it by size only: pass that note with --checkpoint FILE.`,
 		Example: `  logline verify --data ./data
-  logline verify --data ./data --json`,
+  logline verify --data ./data --json
+  curl -s localhost:8420/log/key > log.key
+  logline verify --receipt receipt.json --log-key log.key`,
 		Args: noArgs,
 		RunE: run(func(cmd *cobra.Command, _ []string) error {
+			if o.receipt != "" || o.logKey != "" || o.checkpoint != "" {
+				return a.verifyReceipt(o)
+			}
 			return a.verify(cmd.Context(), o)
 		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.data, "data", DefaultData, "data directory of the embedded store")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
+	f.StringVar(&o.receipt, "receipt", "", "check this receipt offline instead of a data directory (needs --log-key)")
+	f.StringVar(&o.logKey, "log-key", "", "file with the log's verifier key(s), the text of GET /log/key")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "file with the checkpoint note a receipt names by size only")
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
 }
@@ -205,4 +226,86 @@ func (a *app) printVerify(r verifyResult) {
 		fmt.Fprintf(w, "warning     torn tail (never acknowledged; cut on the next start): %s\n", r.TornTail)
 	}
 	fmt.Fprintf(w, "OK          every hash, signature, chain link and commit root holds (%.2fs)\n", r.Seconds)
+}
+
+// receiptResult is the JSON report of verify --receipt.
+type receiptResult struct {
+	OK             bool   `json:"ok"`
+	SpanID         string `json:"span_id,omitempty"`
+	Tenant         string `json:"tenant,omitempty"`
+	LogIndex       uint64 `json:"log_index"`
+	Origin         string `json:"origin,omitempty"`
+	CheckpointSize uint64 `json:"checkpoint_size,omitempty"`
+	Included       bool   `json:"inclusion_verified"`
+	Problem        string `json:"problem,omitempty"`
+}
+
+func (a *app) verifyReceipt(o verifyOptions) error {
+	if o.receipt == "" || o.logKey == "" {
+		return usageErrorf("--receipt and --log-key go together")
+	}
+	data, err := os.ReadFile(o.receipt)
+	if err != nil {
+		return ioErrorf("--receipt: %w", err)
+	}
+	rcpt, err := tlog.ParseReceipt(data)
+	if err != nil {
+		return usageErrorf("--receipt %s: %v", o.receipt, err)
+	}
+	keyText, err := os.ReadFile(o.logKey)
+	if err != nil {
+		return ioErrorf("--log-key: %w", err)
+	}
+	var verifiers []note.Verifier
+	for _, line := range strings.Split(strings.TrimSpace(string(keyText)), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		v, err := note.NewVerifier(line)
+		if err != nil {
+			return usageErrorf("--log-key %s: %q is not a verifier key: %v", o.logKey, line, err)
+		}
+		verifiers = append(verifiers, v)
+	}
+	if len(verifiers) == 0 {
+		return usageErrorf("--log-key %s: no verifier key in it", o.logKey)
+	}
+	var cpNote []byte
+	if o.checkpoint != "" {
+		if cpNote, err = os.ReadFile(o.checkpoint); err != nil {
+			return ioErrorf("--checkpoint: %w", err)
+		}
+	}
+	origin := verifiers[0].Name()
+	check, verr := rcpt.Verify(note.VerifierList(verifiers...), origin, cpNote)
+	res := receiptResult{
+		OK: verr == nil, SpanID: rcpt.SpanID, Tenant: rcpt.Tenant, LogIndex: rcpt.LogIndex,
+		Origin: origin, CheckpointSize: check.Checkpoint.Size, Included: check.Included,
+	}
+	if verr != nil {
+		res.Problem = verr.Error()
+	}
+	if o.json {
+		if err := writeJSON(a.io.Out, res); err != nil {
+			return err
+		}
+	} else {
+		w := a.io.Out
+		if verr != nil {
+			fmt.Fprintf(w, "FAILED      the receipt does not verify\n  reason    %s\n", verr)
+		} else {
+			fmt.Fprintf(w, "span        %s (tenant %s) at log index %d\n", res.SpanID, res.Tenant, res.LogIndex)
+			fmt.Fprintf(w, "checkpoint  size %d, signed by a key of %s\n", res.CheckpointSize, origin)
+			if res.Included {
+				fmt.Fprintf(w, "OK          the entry is in the checkpoint's tree (inclusion proof verified)\n")
+			} else {
+				fmt.Fprintf(w, "OK          checkpoint verified; inclusion NOT checked: the receipt has no proof\n")
+				fmt.Fprintf(w, "            (ingest with ?proof=1, or GET /proof/inclusion?index=%d&size=%d)\n", res.LogIndex, res.CheckpointSize)
+			}
+		}
+	}
+	if verr != nil {
+		return silentFail(ExitFailed)
+	}
+	return nil
 }
