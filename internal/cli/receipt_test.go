@@ -12,8 +12,8 @@ import (
 )
 
 func TestVerifyReceipt(t *testing.T) {
-	url, stop, _ := runServe(t, filepath.Join(t.TempDir(), "data"))
-	defer stop()
+	data := filepath.Join(t.TempDir(), "data")
+	url, stop, _ := runServe(t, data)
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
@@ -78,5 +78,27 @@ func TestVerifyReceipt(t *testing.T) {
 	var res receiptResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || !res.OK || !res.Included || res.SpanID != "a" {
 		t.Fatalf("--json: got %s (exit %d, %v)", out, code, err)
+	}
+
+	// The server kept a self-contained copy of every receipt it gave.
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "receipts", "*.ndjson"))
+	var kept []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			p := write("kept.json", line)
+			out, errOut, code := runMain(t, context.Background(), nil, "", "verify", "--receipt", p, "--log-key", logKey, "--json")
+			var r receiptResult
+			if json.Unmarshal([]byte(out), &r) != nil || code != 0 || !r.OK {
+				t.Fatalf("kept receipt %s does not verify: %s %s", line, out, errOut)
+			}
+			kept = append(kept, r.SpanID)
+		}
+	}
+	if strings.Join(kept, ",") != "a,b,c" {
+		t.Fatalf("kept receipts for %v, want a,b,c", kept)
 	}
 }

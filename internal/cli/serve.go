@@ -22,6 +22,7 @@ import (
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/ledger/segment"
+	"github.com/logline/logline/internal/receiptlog"
 	"github.com/logline/logline/internal/tlog"
 )
 
@@ -168,12 +169,28 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return nil
 	}
 
+	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(o.data, "receipts"), Format: gateway.FormatReceipt, Logger: log})
+	if err != nil {
+		_ = closeStore()
+		return ioErrorf("receipts: %w", err)
+	}
+	closeLedger := closeStore
+	closeStore = func() error {
+		err := closeLedger()
+		if rerr := receipts.Close(); rerr != nil && err == nil {
+			log.Error("closing the receipt copy", "err", rerr)
+			err = ioErrorf("close receipts: %w", rerr)
+		}
+		return err
+	}
+
 	gw, err := gateway.New(gateway.Config{
-		Store:   store,
-		Logger:  log,
-		Ready:   store.Ready,
-		Log:     store,
-		LogKeys: keys.VerifierKeys,
+		Store:    store,
+		Logger:   log,
+		Ready:    store.Ready,
+		Log:      store,
+		LogKeys:  keys.VerifierKeys,
+		Receipts: receipts,
 	})
 	if err != nil {
 		_ = closeStore()

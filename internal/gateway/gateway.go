@@ -61,6 +61,8 @@ type Config struct {
 	// active key first, for GET /log/key. nil answers it 501
 	// not_implemented. It must be safe for concurrent use.
 	LogKeys func() []string
+	// Receipts, when set, gets a copy of every receipt (data/receipts/).
+	Receipts ReceiptLog
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -82,6 +84,7 @@ type Server struct {
 	ready        func() error
 	prover       ledger.Prover   // nil: verification routes answer 501
 	logKeys      func() []string // nil: GET /log/key answers 501
+	receiptLog   ReceiptLog      // nil: receipts are not kept
 	handler      http.Handler
 
 	idMu  sync.Mutex    // guards newID, which need not be concurrency-safe
@@ -117,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		ready:        cfg.Ready,
 		prover:       cfg.Log,
 		logKeys:      cfg.LogKeys,
+		receiptLog:   cfg.Receipts,
 		stopping:     make(chan struct{}),
 	}
 	if s.log == nil {

@@ -66,7 +66,38 @@ func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result
 	if cp.Note == nil {
 		return b // no signed checkpoint: no receipt to give
 	}
-	b = append(b, `,"receipt":{"op":"`...)
+	if s.receiptLog != nil {
+		s.receiptLog.Add(*res, rc.kid)
+	}
+	b = append(b, `,"receipt":`...)
+	// The signed note: always in a single-span answer; in an NDJSON answer
+	// only on the first line under each checkpoint (one signature per
+	// commit batch, sent once).
+	var note []byte
+	if !rc.ndjson || rc.noteSent != cp.Size || rc.note == nil {
+		note = rc.quotedNote(cp)
+		rc.noteSent = cp.Size
+	}
+	b = appendReceiptFields(b, res, rc.kid, note)
+	if rc.proof && s.prover != nil {
+		leaf, hashes, err := s.prover.InclusionProof(ctx, res.LogIndex, cp.Size)
+		if err == nil {
+			p, _ := tlog.InclusionProof{Index: res.LogIndex, Size: cp.Size, LeafHash: leaf, Hashes: hashes}.MarshalJSON()
+			b = append(b, `,"inclusion":`...)
+			b = append(b, p...)
+		} else {
+			s.log.ErrorContext(ctx, "gateway: inclusion proof for a receipt", "log_index", res.LogIndex, "err", err)
+		}
+	}
+	return append(b, '}')
+}
+
+// appendReceiptFields appends `{"op":…,"checkpoint_size":S` and, when
+// quotedNote is not nil, `,"checkpoint":<quotedNote>` — without the closing
+// brace.
+func appendReceiptFields(b []byte, res *ledger.Result, kid string, quotedNote []byte) []byte {
+	cp := res.Checkpoint
+	b = append(b, `{"op":"`...)
 	b = append(b, receiptOp...)
 	b = append(b, `","span_id":`...)
 	b = appendJSONString(b, res.ID)
@@ -79,30 +110,28 @@ func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result
 	b = append(b, `","jti":"`...)
 	b = append(b, receiptJTI(res.LeafHash, cp.Size)...)
 	b = append(b, `","kid":`...)
-	b = appendJSONString(b, rc.kid)
+	b = appendJSONString(b, kid)
 	b = append(b, `,"ts":"`...)
 	b = res.ReceivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","checkpoint_size":`...)
 	b = strconv.AppendUint(b, cp.Size, 10)
-	// The signed note: always in a single-span answer; in an NDJSON answer
-	// only on the first line under each checkpoint (one signature per
-	// commit batch, sent once).
-	if !rc.ndjson || rc.noteSent != cp.Size || rc.note == nil {
+	if quotedNote != nil {
 		b = append(b, `,"checkpoint":`...)
-		b = append(b, rc.quotedNote(cp)...)
-		rc.noteSent = cp.Size
+		b = append(b, quotedNote...)
 	}
-	if rc.proof && s.prover != nil {
-		leaf, hashes, err := s.prover.InclusionProof(ctx, res.LogIndex, cp.Size)
-		if err == nil {
-			p, _ := tlog.InclusionProof{Index: res.LogIndex, Size: cp.Size, LeafHash: leaf, Hashes: hashes}.MarshalJSON()
-			b = append(b, `,"inclusion":`...)
-			b = append(b, p...)
-		} else {
-			s.log.ErrorContext(ctx, "gateway: inclusion proof for a receipt", "log_index", res.LogIndex, "err", err)
-		}
-	}
-	return append(b, '}')
+	return b
+}
+
+// FormatReceipt appends the complete receipt of res, with its checkpoint
+// note, as one NDJSON line: the form kept in data/receipts/.
+func FormatReceipt(b []byte, res ledger.Result, kid string) []byte {
+	b = appendReceiptFields(b, &res, kid, appendJSONString(nil, string(res.Checkpoint.Note)))
+	return append(b, "}\n"...)
+}
+
+// ReceiptLog keeps a copy of every receipt the gateway hands out.
+type ReceiptLog interface {
+	Add(res ledger.Result, kid string)
 }
 
 // quotedNote returns cp's note as a JSON string, encoded once per

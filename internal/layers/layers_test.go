@@ -28,6 +28,7 @@ var rules = map[string][]string{
 	"internal/client":            {"internal/span"},
 	"internal/tlog":              {"internal/durable"},
 	"internal/durable":           {},
+	"internal/receiptlog":        {"internal/durable", "internal/ledger"},
 }
 
 // external lists the third-party modules a package may use. Packages not
