@@ -12,17 +12,19 @@ import (
 
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger/segment"
+	"github.com/logline/logline/internal/receiptlog"
 	"github.com/logline/logline/internal/tlog"
 )
 
 // localServer is what `logline serve` runs — the segment store in dir, the
 // gateway, an HTTP server on 127.0.0.1 — inside this process.
 type localServer struct {
-	store *segment.Store
-	gw    *gateway.Server
-	srv   *http.Server
-	url   string
-	errc  chan error
+	store    *segment.Store
+	receipts *receiptlog.Log
+	gw       *gateway.Server
+	srv      *http.Server
+	url      string
+	errc     chan error
 }
 
 // startLocal opens the store in dir and serves it on a free loopback port.
@@ -44,9 +46,15 @@ func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
-	gw, err := gateway.New(gateway.Config{Store: store, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: keys.VerifierKeys})
+	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(dir, "receipts"), Format: gateway.FormatReceipt, Logger: log})
 	if err != nil {
 		store.Close()
+		return nil, fmt.Errorf("receipts: %w", err)
+	}
+	gw, err := gateway.New(gateway.Config{Store: store, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: keys.VerifierKeys, Receipts: receipts})
+	if err != nil {
+		store.Close()
+		receipts.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -62,7 +70,7 @@ func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	l := &localServer{store: store, gw: gw, srv: srv, url: "http://" + ln.Addr().String(), errc: make(chan error, 1)}
+	l := &localServer{store: store, receipts: receipts, gw: gw, srv: srv, url: "http://" + ln.Addr().String(), errc: make(chan error, 1)}
 	go func() { l.errc <- srv.Serve(ln) }()
 	return l, nil
 }
@@ -79,7 +87,7 @@ func (l *localServer) Close() error {
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
-	return errors.Join(gwErr, serveErr, l.store.Close())
+	return errors.Join(gwErr, serveErr, l.store.Close(), l.receipts.Close())
 }
 
 // newHTTPClient is a client that keeps enough idle connections for the
