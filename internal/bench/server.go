@@ -46,7 +46,7 @@ func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
-	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(dir, "receipts"), Format: gateway.FormatReceipt, Logger: log})
+	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(dir, "receipts"), Format: gateway.ReceiptFormatter(), Logger: log})
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("receipts: %w", err)

@@ -169,7 +169,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return nil
 	}
 
-	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(o.data, "receipts"), Format: gateway.FormatReceipt, Logger: log})
+	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(o.data, "receipts"), Format: gateway.ReceiptFormatter(), Logger: log})
 	if err != nil {
 		_ = closeStore()
 		return ioErrorf("receipts: %w", err)

@@ -122,11 +122,23 @@ func appendReceiptFields(b []byte, res *ledger.Result, kid string, quotedNote []
 	return b
 }
 
-// FormatReceipt appends the complete receipt of res, with its checkpoint
-// note, as one NDJSON line: the form kept in data/receipts/.
-func FormatReceipt(b []byte, res ledger.Result, kid string) []byte {
-	b = appendReceiptFields(b, &res, kid, appendJSONString(nil, string(res.Checkpoint.Note)))
-	return append(b, "}\n"...)
+// ReceiptFormatter returns a function that appends the complete receipt of
+// res, with its checkpoint note, as one NDJSON line: the form kept in
+// data/receipts/. The function encodes each checkpoint note once (receipts
+// come in batches under one checkpoint); it is for one goroutine.
+func ReceiptFormatter() func(b []byte, res ledger.Result, kid string) []byte {
+	var (
+		size   uint64
+		quoted []byte
+	)
+	return func(b []byte, res ledger.Result, kid string) []byte {
+		if quoted == nil || size != res.Checkpoint.Size {
+			quoted = appendJSONString(quoted[:0], string(res.Checkpoint.Note))
+			size = res.Checkpoint.Size
+		}
+		b = appendReceiptFields(b, &res, kid, quoted)
+		return append(b, "}\n"...)
+	}
 }
 
 // ReceiptLog keeps a copy of every receipt the gateway hands out.
