@@ -90,49 +90,24 @@ func (t *target) postNDJSON(ctx context.Context, r io.Reader, contentLength int6
 func ingestBodies(ctx context.Context, t *target, name string, bodies []body, clients, batch int, deadline time.Time) (res Throughput, prefix int) {
 	res = Throughput{Name: name, Clients: clients, Batch: batch}
 	stored := make([]bool, len(bodies)) // each element written by one goroutine
-	var next atomic.Int64
 	var spans, bytesSent atomic.Int64
-	var partial atomic.Bool
-	var errOnce sync.Once
-	var firstErr error
-	ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Minute))
-	defer cancel()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(bodies) || ctx.Err() != nil {
-					return
-				}
-				if time.Now().After(deadline) {
-					partial.Store(true)
-					return
-				}
-				b := bodies[i]
-				n, err := t.postNDJSON(ctx, bytes.NewReader(b.data), int64(len(b.data)))
-				if err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
-				if n != b.lines {
-					errOnce.Do(func() {
-						firstErr = fmt.Errorf("POST /ingest (NDJSON): %d of %d lines stored", n, b.lines)
-						cancel()
-					})
-					return
-				}
-				stored[i] = true
-				spans.Add(int64(n))
-				bytesSent.Add(int64(len(b.data)))
-			}
-		})
-	}
-	wg.Wait()
-	res.Seconds = sinceSecs(start)
+	seconds, partial, firstErr := fanOut(ctx, clients, len(bodies), deadline, func(ctx context.Context, i int) error {
+		b := bodies[i]
+		n, err := t.postNDJSON(ctx, bytes.NewReader(b.data), int64(len(b.data)))
+		if err != nil {
+			return err
+		}
+		if n != b.lines {
+			return fmt.Errorf("POST /ingest (NDJSON): %d of %d lines stored", n, b.lines)
+		}
+		stored[i] = true
+		spans.Add(int64(n))
+		bytesSent.Add(int64(len(b.data)))
+		return nil
+	})
+	res.Seconds = seconds
 	res.Spans, res.Bytes = int(spans.Load()), bytesSent.Load()
-	res.Partial = partial.Load()
+	res.Partial = partial
 	res.SpansPerSec = rate(float64(res.Spans), res.Seconds)
 	res.MBPerSec = rate(mb(res.Bytes), res.Seconds)
 	if firstErr != nil {
@@ -190,37 +165,15 @@ func (t *target) get(ctx context.Context, path string) (int64, error) {
 func timedLoop(ctx context.Context, clients, n int, deadline time.Time, op func(ctx context.Context, i int) error) Latency {
 	res := Latency{Clients: clients}
 	durs := make([]time.Duration, n)
-	var next, done atomic.Int64
-	var partial atomic.Bool
-	var errOnce sync.Once
-	var firstErr error
-	ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Minute))
-	defer cancel()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				t0 := time.Now()
-				if t0.After(deadline) {
-					partial.Store(true)
-					return
-				}
-				if err := op(ctx, i); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
-				durs[i] = time.Since(t0)
-				done.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	res.Seconds = sinceSecs(start)
+	seconds, partial, firstErr := fanOut(ctx, clients, n, deadline, func(ctx context.Context, i int) error {
+		t0 := time.Now()
+		if err := op(ctx, i); err != nil {
+			return err
+		}
+		durs[i] = time.Since(t0)
+		return nil
+	})
+	res.Seconds = seconds
 	// Operations were handed out in order, so the completed ones are
 	// exactly those with a duration.
 	got := durs[:0]
@@ -231,7 +184,7 @@ func timedLoop(ctx context.Context, clients, n int, deadline time.Time, op func(
 	}
 	res.Requests = len(got)
 	res.PerSec = rate(float64(res.Requests), res.Seconds)
-	res.Partial = partial.Load()
+	res.Partial = partial
 	latencyOf(&res, got)
 	if firstErr != nil {
 		res.Error = firstErr.Error()
@@ -363,4 +316,38 @@ func streamAll(ctx context.Context, t *target, deadline time.Time) Throughput {
 	res.SpansPerSec = rate(float64(res.Spans), res.Seconds)
 	res.MBPerSec = rate(mb(res.Bytes), res.Seconds)
 	return res
+}
+
+// fanOut runs op(ctx, i) for every i in [0, n) from `clients` goroutines,
+// each taking the next i, until all are done, the deadline passes (partial)
+// or an op fails (the first error cancels the rest and is returned). It
+// returns the wall time in seconds.
+func fanOut(ctx context.Context, clients, n int, deadline time.Time, op func(ctx context.Context, i int) error) (seconds float64, partial bool, firstErr error) {
+	var next atomic.Int64
+	var late atomic.Bool
+	var errOnce sync.Once
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Minute))
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if time.Now().After(deadline) {
+					late.Store(true)
+					return
+				}
+				if err := op(ctx, i); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return sinceSecs(start), late.Load(), firstErr
 }

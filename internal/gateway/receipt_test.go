@@ -15,26 +15,11 @@ import (
 	"github.com/logline/logline/internal/tlog"
 )
 
-// wireReceipt is a receipt as clients decode it.
-type wireReceipt struct {
-	Op             string          `json:"op"`
-	SpanID         string          `json:"span_id"`
-	Tenant         string          `json:"tenant"`
-	LogIndex       uint64          `json:"log_index"`
-	LeafHash       string          `json:"leaf_hash"`
-	JTI            string          `json:"jti"`
-	KID            string          `json:"kid"`
-	TS             string          `json:"ts"`
-	Checkpoint     string          `json:"checkpoint"`
-	CheckpointSize uint64          `json:"checkpoint_size"`
-	Inclusion      json.RawMessage `json:"inclusion"`
-}
-
 // checkReceipt verifies a receipt the way a client holding only the log
 // key would: the checkpoint note, then (with a proof) the inclusion of
 // leaf_hash at log_index in the checkpoint's tree, and that leaf_hash is
 // the hash of the stored line.
-func checkReceipt(t *testing.T, e *env, keys *tlog.Keyring, rc wireReceipt, wantProof bool) {
+func checkReceipt(t *testing.T, e *env, keys *tlog.Keyring, rc tlog.Receipt, wantProof bool) {
 	t.Helper()
 	v, err := note.NewVerifier(keys.VerifierKeys()[0])
 	if err != nil {
@@ -90,7 +75,7 @@ func TestReceipts(t *testing.T) {
 				if resp.StatusCode != want {
 					t.Fatalf("got %d, want %d: %s", resp.StatusCode, want, body)
 				}
-				var res struct{ Receipt wireReceipt }
+				var res struct{ Receipt tlog.Receipt }
 				if err := json.Unmarshal(body, &res); err != nil {
 					t.Fatal(err)
 				}
@@ -108,7 +93,7 @@ func TestReceipts(t *testing.T) {
 			lines := bytes.Split(bytes.TrimSpace(body), []byte("\n"))
 			notes := map[uint64]string{} // each note is sent once, then named by size
 			for i, l := range lines[:len(lines)-1] {
-				var res struct{ Receipt wireReceipt }
+				var res struct{ Receipt tlog.Receipt }
 				if err := json.Unmarshal(l, &res); err != nil {
 					t.Fatal(err)
 				}
