@@ -177,14 +177,19 @@ func (s *Store) recover(ctx context.Context) error {
 		return err
 	}
 	if ok && sc.size < st.size {
-		// The index covers more than the segments hold (segments replaced
-		// from an older copy, or an index from another ledger): rebuild.
-		s.log.Warn("index is ahead of the segments; rebuilding it", "index_size", st.size, "segments_size", sc.size)
-		if err := s.resetIndex(); err != nil {
-			return err
+		// The index says more entries were acknowledged than the segments
+		// hold: acknowledged data is gone (segments truncated or replaced
+		// with an older copy). Refuse rather than silently rebuild;
+		// `logline reindex` is the explicit way to accept the segments.
+		last := segs[len(segs)-1]
+		var end int64
+		if fi, err := os.Stat(segmentPath(s.cfg.Dir, last)); err == nil {
+			end = fi.Size()
 		}
-		if sc, torn, err = s.scan(ctx, segs, position{}, map[string]span.Hash{}); err != nil {
-			return err
+		return &CorruptError{
+			File: segmentPath(s.cfg.Dir, last), Offset: end, Index: int64(sc.size),
+			Reason: fmt.Sprintf("the segments end after %d entries but %d were acknowledged (the index covers them): entries %d..%d are missing — truncated or replaced segments; run 'logline reindex' only to accept the segments as they are",
+				sc.size, st.size, sc.size, st.size-1),
 		}
 	}
 	if len(segs) == 0 {

@@ -572,3 +572,33 @@ func TestCheckpointsNeverConflict(t *testing.T) {
 		t.Fatalf("got %d signed sizes, want one per batch", len(signed))
 	}
 }
+
+// A segment truncated at a batch boundary parses cleanly, but the index
+// proves the cut entries were acknowledged: refuse, naming them.
+func TestTruncatedSegmentRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	fill(t, s, 6, "t")
+	s.Close()
+	seg := lastSegment(t, dir)
+	data, _ := os.ReadFile(seg)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	cut := len(data) - len(lines[len(lines)-2]) - len(lines[len(lines)-3]) // drop the last batch
+	if err := os.Truncate(seg, int64(cut)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := segment.Open(context.Background(), segment.Config{Dir: dir})
+	var ce *segment.CorruptError
+	if !errors.As(err, &ce) || ce.Index != 5 || !strings.Contains(ce.Reason, "entries 5..5 are missing") {
+		t.Fatalf("got %v, want a CorruptError naming entry 5 as missing", err)
+	}
+	// reindex accepts the segments as they are.
+	if n, _, err := segment.Reindex(context.Background(), segment.Config{Dir: dir}); err != nil || n != 5 {
+		t.Fatalf("reindex: %d, %v", n, err)
+	}
+	s = openDir(t, dir)
+	defer s.Close()
+	if s.Size() != 5 {
+		t.Fatalf("after reindex: size %d, want 5", s.Size())
+	}
+}
