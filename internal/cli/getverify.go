@@ -93,22 +93,10 @@ func (a *app) verifyEntry(ctx context.Context, c *client.Client, o getOptions, e
 	default:
 		said = append(said, "log key     the one pinned in "+dir)
 	}
-	var verifiers []note.Verifier
-	for _, line := range strings.Split(strings.TrimSpace(string(keyText)), "\n") {
-		if line = strings.TrimSpace(line); line == "" {
-			continue
-		}
-		v, err := note.NewVerifier(line)
-		if err != nil {
-			return nil, usageErrorf("log key %q: %v", line, err)
-		}
-		verifiers = append(verifiers, v)
+	origin, vs, err := parseLogKeys(keyText, "log key")
+	if err != nil {
+		return nil, err
 	}
-	if len(verifiers) == 0 {
-		return nil, usageErrorf("no log key to verify with")
-	}
-	origin := verifiers[0].Name()
-	vs := note.VerifierList(verifiers...)
 
 	cpNote, err := c.Checkpoint(ctx)
 	if err != nil {
@@ -181,4 +169,24 @@ func (a *app) verifyEntry(ctx context.Context, c *client.Client, o getOptions, e
 		return nil, ioErrorf("trust dir: %w", err)
 	}
 	return said, nil
+}
+
+// parseLogKeys reads the text of GET /log/key (verifier keys, one per line,
+// the active one first) and returns the log's origin and its verifiers.
+func parseLogKeys(text []byte, source string) (string, note.Verifiers, error) {
+	var verifiers []note.Verifier
+	for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		v, err := note.NewVerifier(line)
+		if err != nil {
+			return "", nil, usageErrorf("%s: %q is not a verifier key: %v", source, line, err)
+		}
+		verifiers = append(verifiers, v)
+	}
+	if len(verifiers) == 0 {
+		return "", nil, usageErrorf("%s: no verifier key in it", source)
+	}
+	return verifiers[0].Name(), note.VerifierList(verifiers...), nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/tlog"
@@ -256,19 +255,9 @@ func (a *app) verifyReceipt(o verifyOptions) error {
 	if err != nil {
 		return ioErrorf("--log-key: %w", err)
 	}
-	var verifiers []note.Verifier
-	for _, line := range strings.Split(strings.TrimSpace(string(keyText)), "\n") {
-		if line = strings.TrimSpace(line); line == "" {
-			continue
-		}
-		v, err := note.NewVerifier(line)
-		if err != nil {
-			return usageErrorf("--log-key %s: %q is not a verifier key: %v", o.logKey, line, err)
-		}
-		verifiers = append(verifiers, v)
-	}
-	if len(verifiers) == 0 {
-		return usageErrorf("--log-key %s: no verifier key in it", o.logKey)
+	origin, verifiers, err := parseLogKeys(keyText, "--log-key "+o.logKey)
+	if err != nil {
+		return err
 	}
 	var cpNote []byte
 	if o.checkpoint != "" {
@@ -276,8 +265,7 @@ func (a *app) verifyReceipt(o verifyOptions) error {
 			return ioErrorf("--checkpoint: %w", err)
 		}
 	}
-	origin := verifiers[0].Name()
-	check, verr := rcpt.Verify(note.VerifierList(verifiers...), origin, cpNote)
+	check, verr := rcpt.Verify(verifiers, origin, cpNote)
 	res := receiptResult{
 		OK: verr == nil, SpanID: rcpt.SpanID, Tenant: rcpt.Tenant, LogIndex: rcpt.LogIndex,
 		Origin: origin, CheckpointSize: check.Checkpoint.Size, Included: check.Included,
