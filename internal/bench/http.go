@@ -144,19 +144,11 @@ func (t *target) postOne(ctx context.Context, line []byte) error {
 // get fetches path and wants 200; the body is read and dropped. It
 // returns the body length.
 func (t *target) get(ctx context.Context, path string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+path, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := t.hc.Do(req)
+	resp, err := t.open(ctx, path)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, fmt.Errorf("GET %s: %s: %.300s", path, resp.Status, bytes.TrimSpace(b))
-	}
 	return io.Copy(io.Discard, resp.Body)
 }
 
@@ -251,20 +243,31 @@ func queryPages(ctx context.Context, t *target, tenant string, pageSize, maxPage
 	return nil
 }
 
-func (t *target) getJSON(ctx context.Context, path string, v any) error {
+// open GETs path and returns the response when it is a 200; any other
+// status is an error quoting the start of the body.
+func (t *target) open(ctx context.Context, path string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+path, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := t.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("GET %s: %s: %.300s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	return resp, nil
+}
+
+func (t *target) getJSON(ctx context.Context, path string, v any) error {
+	resp, err := t.open(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("GET %s: %s: %.300s", path, resp.Status, bytes.TrimSpace(b))
-	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		return fmt.Errorf("GET %s: %w", path, err)
 	}
@@ -279,19 +282,11 @@ func streamAll(ctx context.Context, t *target, deadline time.Time) Throughput {
 	defer cancel()
 	start := time.Now()
 	err := func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/ledger/stream?cursor=0", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := t.hc.Do(req)
+		resp, err := t.open(ctx, "/ledger/stream?cursor=0")
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			return fmt.Errorf("GET /ledger/stream: %s: %.300s", resp.Status, bytes.TrimSpace(b))
-		}
 		buf := make([]byte, 256<<10)
 		for {
 			n, err := resp.Body.Read(buf)
