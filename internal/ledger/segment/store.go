@@ -168,10 +168,7 @@ func (s *Store) recover(ctx context.Context) error {
 	} else if err := s.resetIndex(); err != nil {
 		return err
 	}
-	parseFrom := st.end
-	if !ok {
-		parseFrom = position{}
-	}
+	parseFrom := st.end // zero without an index state: parse everything
 	sc, torn, err := s.scan(ctx, segs, parseFrom, chains)
 	if err != nil {
 		return err

@@ -159,21 +159,6 @@ func (t *recentTable) add(k idTenantSeq, r ledger.Result) {
 	t.latest[k.idTenant] = k.seq
 }
 
-// forget drops keys added for a batch that failed.
-func (t *recentTable) forget(keys []idTenantSeq) {
-	for _, k := range keys {
-		delete(t.versions, k)
-		if l, ok := t.latest[k.idTenant]; ok && l == k.seq {
-			delete(t.latest, k.idTenant)
-			if k.seq > 0 {
-				if _, ok := t.versions[idTenantSeq{k.idTenant, k.seq - 1}]; ok {
-					t.latest[k.idTenant] = k.seq - 1
-				}
-			}
-		}
-	}
-}
-
 // commit carries out one group commit. Every request gets its answer,
 // from here (rejected or failed) or from the indexer (durable).
 func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
@@ -185,15 +170,13 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 	}
 	s.recent.prune(s.indexed.Load())
 	var (
-		first    = s.next
-		next     = first
-		now      = s.cfg.Now().UTC()
-		entries  []indexedEntry
-		keys     []idTenantSeq
-		live     []*appendReq // requests still wanted by their callers
-		treeSnap = cloneRange(s.tree)
-		chainOld = make(map[string]span.Hash)
-		failed   error
+		first   = s.next
+		next    = first
+		now     = s.cfg.Now().UTC()
+		entries []indexedEntry
+		keys    []idTenantSeq
+		live    []*appendReq // requests still wanted by their callers
+		failed  error
 	)
 	buf := s.buf[:0]
 	start := s.activeOff
@@ -217,9 +200,6 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 				continue
 			}
 			prev := s.chain[sp.Tenant]
-			if _, ok := chainOld[sp.Tenant]; !ok {
-				chainOld[sp.Tenant] = prev
-			}
 			off := start + int64(len(buf))
 			buf = sp.AppendEntry(buf, next, prev, now)
 			line := buf[off-start:]
@@ -256,14 +236,11 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 		s.buf = nil
 	}
 	if failed != nil {
-		// Nothing of this batch is acknowledged. Roll the in-memory state
-		// back so that it matches what a restart would find.
+		// Nothing of this batch is acknowledged, and the writer stops for
+		// good: its in-memory tree, chains and recent table are never used
+		// again (a restart rebuilds them from the segments), so they are
+		// not rolled back.
 		s.fail(failed)
-		s.tree = treeSnap
-		for t, h := range chainOld {
-			s.chain[t] = h
-		}
-		s.recent.forget(keys)
 		for _, r := range live {
 			r.done <- s.stoppedErr()
 		}
