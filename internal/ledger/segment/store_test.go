@@ -91,6 +91,19 @@ func fill(t *testing.T, s ledger.Store, n int, prefix string) {
 	}
 }
 
+// stoppedLedger fills a new ledger with n spans (ids prefix0…), closes it
+// and returns its directory and last segment file.
+func stoppedLedger(t *testing.T, n int, prefix string) (dir, seg string) {
+	t.Helper()
+	dir = t.TempDir()
+	s := openDir(t, dir)
+	fill(t, s, n, prefix)
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	return dir, lastSegment(t, dir)
+}
+
 func lastSegment(t *testing.T, dir string) string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "ledger", "segments", "*.ndjson"))
@@ -141,18 +154,14 @@ func TestTornTail(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := openDir(t, dir)
-			fill(t, s, 5, "e")
-			s.Close()
-			seg := lastSegment(t, dir)
+			dir, seg := stoppedLedger(t, 5, "e")
 			before, _ := os.ReadFile(seg)
 			appendFile(t, seg, tc.tail(lastBatch))
 
 			if _, err := segment.Verify(context.Background(), dir, segment.VerifyOptions{}); err != nil {
 				t.Fatalf("verify with a torn tail: got %v, want success with a warning", err)
 			}
-			s = openDir(t, dir)
+			s := openDir(t, dir)
 			if s.Size() != 5 {
 				t.Fatalf("got size %d, want 5", s.Size())
 			}
@@ -200,11 +209,7 @@ func TestCorruptionRefusesToOpen(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := openDir(t, dir)
-			fill(t, s, 10, "c")
-			s.Close()
-			seg := lastSegment(t, dir)
+			dir, seg := stoppedLedger(t, 10, "c")
 			data, _ := os.ReadFile(seg)
 			data, off := tc.mutate(t, data)
 			if err := os.WriteFile(seg, data, 0o644); err != nil {
@@ -398,11 +403,7 @@ func mustDecode(t testing.TB, js string) *span.Span { return ledgertest.MustSpan
 func spanSlice(s ...*span.Span) []*span.Span { return s }
 
 func TestFlippedByteInLastBatch(t *testing.T) {
-	dir := t.TempDir()
-	s := openDir(t, dir)
-	fill(t, s, 4, "l")
-	s.Close()
-	seg := lastSegment(t, dir)
+	dir, seg := stoppedLedger(t, 4, "l")
 	data, _ := os.ReadFile(seg)
 	i := bytes.LastIndex(data, []byte(`"who":"user:ana"`)) + 9
 	data[i] ^= 0x01
@@ -491,12 +492,8 @@ func TestLastBatchWithoutIndex(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := openDir(t, dir)
-			fill(t, s, 4, "x")
-			s.Close()
+			dir, seg := stoppedLedger(t, 4, "x")
 			os.RemoveAll(filepath.Join(dir, "ledger", "index"))
-			seg := lastSegment(t, dir)
 			data, _ := os.ReadFile(seg)
 			lines := bytes.SplitAfter(data, []byte("\n"))
 			last := len(data) - len(lines[len(lines)-2]) - len(lines[len(lines)-3])
@@ -576,11 +573,7 @@ func TestCheckpointsNeverConflict(t *testing.T) {
 // A segment truncated at a batch boundary parses cleanly, but the index
 // proves the cut entries were acknowledged: refuse, naming them.
 func TestTruncatedSegmentRefused(t *testing.T) {
-	dir := t.TempDir()
-	s := openDir(t, dir)
-	fill(t, s, 6, "t")
-	s.Close()
-	seg := lastSegment(t, dir)
+	dir, seg := stoppedLedger(t, 6, "t")
 	data, _ := os.ReadFile(seg)
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	cut := len(data) - len(lines[len(lines)-2]) - len(lines[len(lines)-3]) // drop the last batch
@@ -596,7 +589,7 @@ func TestTruncatedSegmentRefused(t *testing.T) {
 	if n, _, err := segment.Reindex(context.Background(), segment.Config{Dir: dir}); err != nil || n != 5 {
 		t.Fatalf("reindex: %d, %v", n, err)
 	}
-	s = openDir(t, dir)
+	s := openDir(t, dir)
 	defer s.Close()
 	if s.Size() != 5 {
 		t.Fatalf("after reindex: size %d, want 5", s.Size())
