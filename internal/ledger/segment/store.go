@@ -94,6 +94,10 @@ type Store struct {
 	chain     map[string]span.Hash
 	recent    *recentTable
 	buf       []byte
+	// lastReceived is the received_at of the last entry: batches never
+	// stamp an earlier time, so received_at never decreases in log order
+	// even when the wall clock steps back.
+	lastReceived time.Time
 
 	indexed    atomic.Uint64                     // entries the index covers (set by the indexer)
 	checkpoint atomic.Pointer[ledger.Checkpoint] // latest tree head, published with the size
@@ -226,6 +230,15 @@ func (s *Store) recover(ctx context.Context) error {
 		return err
 	}
 	s.size.Store(sc.size)
+	if sc.size > 0 {
+		err := s.Read(ctx, sc.size-1, sc.size, func(e *span.Entry) error {
+			s.lastReceived = e.ReceivedAt
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read the last entry: %w", err)
+		}
+	}
 	s.log.Info("ledger opened", "dir", s.cfg.Dir, "entries", sc.size, "segments", len(segs),
 		"replayed_from", parseFrom.seg, "took", time.Since(start).Round(time.Millisecond))
 	return nil

@@ -595,3 +595,36 @@ func TestTruncatedSegmentRefused(t *testing.T) {
 		t.Fatalf("after reindex: size %d, want 5", s.Size())
 	}
 }
+
+// TestReceivedAtMonotone: a wall clock that steps back never makes
+// received_at decrease in log order, within a run and across a reopen.
+func TestReceivedAtMonotone(t *testing.T) {
+	dir := t.TempDir()
+	clock := []time.Time{t0.Add(time.Hour), t0, t0.Add(2 * time.Hour), t0.Add(-time.Hour)}
+	tick := 0
+	now := func() time.Time { c := clock[min(tick, len(clock)-1)]; tick++; return c }
+	s := openDir(t, dir, func(c *segment.Config) { c.Now = now })
+	fill(t, s, 3, "a")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir, func(c *segment.Config) { c.Now = now }) // clock now at t0-1h
+	fill(t, s, 2, "b")
+	defer s.Close()
+	want := []time.Time{t0.Add(time.Hour), t0.Add(time.Hour), t0.Add(2 * time.Hour), t0.Add(2 * time.Hour), t0.Add(2 * time.Hour)}
+	var got []time.Time
+	if err := s.Read(context.Background(), 0, 10, func(e *span.Entry) error {
+		got = append(got, e.ReceivedAt)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !got[i].Equal(want[i]) {
+			t.Errorf("entry %d: received_at %s, want %s", i, got[i], want[i])
+		}
+	}
+}

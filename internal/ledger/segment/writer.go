@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -159,6 +160,18 @@ func (t *recentTable) add(k idTenantSeq, r ledger.Result) {
 	t.latest[k.idTenant] = k.seq
 }
 
+// stamp returns the received_at of the next batch: now, or the previous
+// batch's time when the clock went back (received_at is monotone in log
+// order, which export ranges rely on).
+func (s *Store) stamp() time.Time {
+	now := s.cfg.Now().UTC()
+	if now.Before(s.lastReceived) {
+		now = s.lastReceived
+	}
+	s.lastReceived = now
+	return now
+}
+
 // commit carries out one group commit. Every request gets its answer,
 // from here (rejected or failed) or from the indexer (durable).
 func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
@@ -172,7 +185,7 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 	var (
 		first   = s.next
 		next    = first
-		now     = s.cfg.Now().UTC()
+		now     = s.stamp()
 		entries []indexedEntry
 		keys    []idTenantSeq
 		live    []*appendReq // requests still wanted by their callers
