@@ -29,6 +29,7 @@ var rules = map[string][]string{
 	"internal/tlog":              {"internal/durable"},
 	"internal/durable":           {},
 	"internal/receiptlog":        {"internal/durable", "internal/ledger"},
+	"internal/checkpointlog":     {"internal/durable"},
 }
 
 // external lists the third-party modules a package may use. Packages not

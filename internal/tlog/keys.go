@@ -279,52 +279,12 @@ func (k *Keyring) writeManifest(keys []KeyInfo) error {
 
 // load parses and cross-checks the manifest and the active private key.
 func (k *Keyring) load(data []byte) error {
-	var m manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorruptKeys, KeysFile, err)
+	origin, keys, err := parseManifest(data)
+	if err != nil {
+		return err
 	}
-	corrupt := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrCorruptKeys, KeysFile, fmt.Sprintf(format, args...))
-	}
-	if m.Version != keysVersion {
-		return corrupt("version %d, want %d", m.Version, keysVersion)
-	}
-	if m.Origin != k.origin {
-		return fmt.Errorf("%w: directory holds the keys of %q, not %q", ErrWrongOrigin, m.Origin, k.origin)
-	}
-	if len(m.Keys) == 0 {
-		return corrupt("no keys")
-	}
-	keys := make([]KeyInfo, len(m.Keys))
-	for i, mk := range m.Keys {
-		v, err := note.NewVerifier(mk.Verifier)
-		if err != nil {
-			return corrupt("key %q: %v", mk.ID, err)
-		}
-		if v.Name() != k.origin {
-			return corrupt("key %q is named %q, not the origin", mk.ID, v.Name())
-		}
-		if keyID(v.KeyHash()) != mk.ID {
-			return corrupt("key %q: verifier key has hash %s", mk.ID, keyID(v.KeyHash()))
-		}
-		for _, prev := range keys[:i] {
-			if prev.Hash == v.KeyHash() {
-				return corrupt("key %q listed twice", mk.ID)
-			}
-		}
-		last := i == len(m.Keys)-1
-		if last != (mk.ID == m.Active) {
-			return corrupt("the active key must be the last one listed")
-		}
-		if last != (mk.Retired == nil) {
-			return corrupt("every key but the active one needs a retired time")
-		}
-		keys[i] = KeyInfo{Hash: v.KeyHash(), Verifier: mk.Verifier, Created: mk.Created, Active: last}
-		if mk.Retired != nil {
-			keys[i].Retired = *mk.Retired
-		}
+	if origin != k.origin {
+		return fmt.Errorf("%w: directory holds the keys of %q, not %q", ErrWrongOrigin, origin, k.origin)
 	}
 	active := keys[len(keys)-1]
 	signer, err := loadSigner(k.keyPath(active.Hash), active)
@@ -337,6 +297,77 @@ func (k *Keyring) load(data []byte) error {
 	}
 	k.keys, k.signer, k.verifiers = keys, signer, verifiers
 	return nil
+}
+
+// ReadVerifiers reads the origin and every verifier key (active and
+// retired) of the key directory dir without touching the private key or
+// writing anything: what an offline check of the log needs.
+func ReadVerifiers(dir string) (origin string, keys []KeyInfo, verifiers note.Verifiers, err error) {
+	data, err := os.ReadFile(filepath.Join(dir, KeysFile))
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("log keys: %w", err)
+	}
+	origin, keys, err = parseManifest(data)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("log keys %s: %w", dir, err)
+	}
+	verifiers, err = buildVerifiers(keys)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("log keys %s: %w", dir, err)
+	}
+	return origin, keys, verifiers, nil
+}
+
+// parseManifest parses and cross-checks keys.json.
+func parseManifest(data []byte) (origin string, keys []KeyInfo, err error) {
+	var m manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return "", nil, fmt.Errorf("%w: %s: %v", ErrCorruptKeys, KeysFile, err)
+	}
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrCorruptKeys, KeysFile, fmt.Sprintf(format, args...))
+	}
+	if m.Version != keysVersion {
+		return "", nil, corrupt("version %d, want %d", m.Version, keysVersion)
+	}
+	if err := checkOrigin(m.Origin); err != nil {
+		return "", nil, corrupt("%v", err)
+	}
+	if len(m.Keys) == 0 {
+		return "", nil, corrupt("no keys")
+	}
+	keys = make([]KeyInfo, len(m.Keys))
+	for i, mk := range m.Keys {
+		v, err := note.NewVerifier(mk.Verifier)
+		if err != nil {
+			return "", nil, corrupt("key %q: %v", mk.ID, err)
+		}
+		if v.Name() != m.Origin {
+			return "", nil, corrupt("key %q is named %q, not the origin", mk.ID, v.Name())
+		}
+		if keyID(v.KeyHash()) != mk.ID {
+			return "", nil, corrupt("key %q: verifier key has hash %s", mk.ID, keyID(v.KeyHash()))
+		}
+		for _, prev := range keys[:i] {
+			if prev.Hash == v.KeyHash() {
+				return "", nil, corrupt("key %q listed twice", mk.ID)
+			}
+		}
+		last := i == len(m.Keys)-1
+		if last != (mk.ID == m.Active) {
+			return "", nil, corrupt("the active key must be the last one listed")
+		}
+		if last != (mk.Retired == nil) {
+			return "", nil, corrupt("every key but the active one needs a retired time")
+		}
+		keys[i] = KeyInfo{Hash: v.KeyHash(), Verifier: mk.Verifier, Created: mk.Created, Active: last}
+		if mk.Retired != nil {
+			keys[i].Retired = *mk.Retired
+		}
+	}
+	return m.Origin, keys, nil
 }
 
 // loadSigner reads a private key file and checks that it is the private half

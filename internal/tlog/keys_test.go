@@ -259,3 +259,44 @@ func TestKeysOrigin(t *testing.T) {
 		})
 	}
 }
+
+// TestReadVerifiers: the offline reader sees every key, active and retired,
+// needs no private key, and writes nothing.
+func TestReadVerifiers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	k, err := LoadOrCreateKeys(dir, testOrigin, testRand(1), testClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := SignCheckpoint(k.Signer(), testOrigin, 1, EmptyRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ki := range k.Keys() {
+		os.Remove(filepath.Join(dir, ki.ID()+".key"))
+	}
+	before, _ := os.ReadDir(dir)
+	origin, keys, verifiers, err := ReadVerifiers(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if origin != testOrigin || len(keys) != 2 || keys[0].Active || !keys[1].Active {
+		t.Fatalf("origin %q keys %+v", origin, keys)
+	}
+	if _, err := ParseCheckpoint(old, verifiers, testOrigin); err != nil {
+		t.Fatalf("checkpoint of the retired key: %v", err)
+	}
+	if after, _ := os.ReadDir(dir); len(after) != len(before) {
+		t.Fatalf("ReadVerifiers changed the directory: %d → %d files", len(before), len(after))
+	}
+	if _, _, _, err := ReadVerifiers(t.TempDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("empty dir: %v", err)
+	}
+	writeTestFile(t, filepath.Join(dir, KeysFile), `{"version":1}`)
+	if _, _, _, err := ReadVerifiers(dir); !errors.Is(err, ErrCorruptKeys) {
+		t.Fatalf("corrupt manifest: %v", err)
+	}
+}

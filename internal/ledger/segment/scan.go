@@ -82,6 +82,10 @@ type scanner struct {
 	chain    map[string]span.Hash // tenant chain heads; must hold the heads at parseFrom
 	onBatch  func(*scannedBatch) error
 	progress func(bytes int64)
+	// rootsAt, when set, names tree sizes whose roots are recorded in
+	// roots as the scan passes them (Verify's checkpoint check).
+	rootsAt map[uint64]bool
+	roots   map[uint64][32]byte
 
 	tree *compact.Range
 	size uint64
@@ -163,9 +167,12 @@ func (sc *scanner) scanSegment(seg uint32, last bool) (*tornTail, error) {
 				return bad(off, -1, fmt.Sprintf("commit line says size %d, the log has %d entries", size, want), false)
 			}
 			tree := cloneRange(sc.tree)
-			for _, l := range leaves {
+			for i, l := range leaves {
 				if err := tree.Append(l, nil); err != nil {
 					return nil, fmt.Errorf("merkle append: %w", err)
+				}
+				if n := sc.size + uint64(i) + 1; sc.rootsAt[n] {
+					sc.roots[n] = [32]byte(rootOf(tree))
 				}
 			}
 			if got := rootOf(tree); !bytes.Equal(got, root[:]) {

@@ -628,3 +628,39 @@ func TestReceivedAtMonotone(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyTreeSizes: Verify reports the roots of requested tree sizes —
+// inside batches too — equal to the store's own tree heads.
+func TestVerifyTreeSizes(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	var batch []*span.Span
+	for i := range 7 {
+		batch = append(batch, mustDecode(t, ledgertest.Simple("t", fmt.Sprint("v", i), 0, "x", t0)))
+	}
+	if _, err := s.Append(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s, 3, "w")
+	want := map[uint64][32]byte{}
+	for _, n := range []uint64{0, 1, 4, 7, 9, 10} {
+		root, err := s.TreeHash(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[n] = root
+	}
+	s.Close()
+	rep, err := segment.Verify(context.Background(), dir, segment.VerifyOptions{TreeSizes: []uint64{0, 1, 4, 7, 9, 10, 11, 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Roots) != len(want) {
+		t.Fatalf("got roots of %d sizes, want %d: %v", len(rep.Roots), len(want), rep.Roots)
+	}
+	for n, root := range want {
+		if rep.Roots[n] != root {
+			t.Errorf("size %d: root %x, want %x", n, rep.Roots[n], root)
+		}
+	}
+}

@@ -19,6 +19,10 @@ import (
 type VerifyOptions struct {
 	// Progress, when set, is called with bytes scanned so far and the total.
 	Progress func(done, total int64)
+	// TreeSizes asks for the Merkle roots of these tree sizes (e.g. the
+	// sizes of archived checkpoints); VerifyReport.Roots has those the
+	// log reaches.
+	TreeSizes []uint64
 }
 
 // VerifyReport says what Verify checked.
@@ -29,6 +33,9 @@ type VerifyReport struct {
 	Signed   uint64
 	Tenants  int
 	Root     []byte // Merkle root over all entries
+	// Roots holds the root of each VerifyOptions.TreeSizes size that is
+	// at most Entries.
+	Roots map[uint64][32]byte
 	// TornTail describes unacknowledged bytes after the last commit line
 	// (cut on the next open); empty when there are none.
 	TornTail string
@@ -100,6 +107,17 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (VerifyReport, 
 	}
 	sc := newScanner(dir, position{}, nil)
 	sc.durable = st.end
+	if len(opts.TreeSizes) > 0 {
+		sc.rootsAt = make(map[uint64]bool, len(opts.TreeSizes))
+		sc.roots = make(map[uint64][32]byte, len(opts.TreeSizes))
+		for _, n := range opts.TreeSizes {
+			if n == 0 {
+				sc.roots[0] = [32]byte(rootOf(treeFactory.NewEmptyRange(0)))
+			}
+			sc.rootsAt[n] = true
+		}
+		rep.Roots = sc.roots
+	}
 	var done int64
 	if opts.Progress != nil {
 		sc.progress = func(n int64) {
