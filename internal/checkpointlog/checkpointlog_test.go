@@ -189,7 +189,7 @@ func TestReadMissingDirAndOtherFiles(t *testing.T) {
 }
 
 func FuzzReadRecords(f *testing.F) {
-	f.Add([]byte(`{"size":1,"checkpoint":"a\n"}` + "\n"), true)
+	f.Add([]byte(`{"size":1,"checkpoint":"a\n"}`+"\n"), true)
 	f.Add([]byte(`{"size":18446744073709551615,"checkpoint":""}`+"\n{"), true)
 	f.Add([]byte("\n\n"), false)
 	f.Fuzz(func(t *testing.T, data []byte, last bool) {
