@@ -174,19 +174,9 @@ func (a *app) verifyEntry(ctx context.Context, c *client.Client, o getOptions, e
 // parseLogKeys reads the text of GET /log/key (verifier keys, one per line,
 // the active one first) and returns the log's origin and its verifiers.
 func parseLogKeys(text []byte, source string) (string, note.Verifiers, error) {
-	var verifiers []note.Verifier
-	for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
-		if line = strings.TrimSpace(line); line == "" {
-			continue
-		}
-		v, err := note.NewVerifier(line)
-		if err != nil {
-			return "", nil, usageErrorf("%s: %q is not a verifier key: %v", source, line, err)
-		}
-		verifiers = append(verifiers, v)
+	lk, err := tlog.ParseLogKeys(text)
+	if err != nil {
+		return "", nil, usageErrorf("%s: %v", source, err)
 	}
-	if len(verifiers) == 0 {
-		return "", nil, usageErrorf("%s: no verifier key in it", source)
-	}
-	return verifiers[0].Name(), note.VerifierList(verifiers...), nil
+	return lk.Origin, lk.Verifiers, nil
 }
