@@ -45,6 +45,14 @@
 // changed byte is found; a root mismatch is narrowed to the first line that
 // fails verification, or else to the batch.
 //
+// # Restore
+//
+// Restore writes a ledger from entry lines alone (a backup): a commit line
+// after every fixed number of entries, a new segment after the batch that
+// passes the segment size, then the index by Reindex's path. Its segments
+// are a function of the lines and those two numbers, so the same backup
+// always restores to the same bytes.
+//
 // # Index
 //
 // The Pebble index is written without fsync (it is derived); its state
