@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/logline/logline/internal/durable"
+	"github.com/logline/logline/internal/checkpointlog"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/ledger/segment"
@@ -132,14 +133,19 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	log.Info("log key", "origin", keys.Origin(), "key_id", active.ID(), "verifier", active.Verifier)
 
 	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
+	archive, err := checkpointlog.Open(checkpointlog.Config{Dir: filepath.Join(o.data, checkpointsDirName), Logger: log})
+	if err != nil {
+		return ioErrorf("%w", err)
+	}
 	start := time.Now()
 	store, err := segment.Open(ctx, segment.Config{
 		Dir:             o.data,
 		Logger:          log,
 		IndexCacheBytes: int64(o.indexCacheMB) << 20,
-		SignCheckpoint:  signer.Sign,
+		SignCheckpoint:  archivingSigner(signer, archive),
 	})
 	if err != nil {
+		_ = archive.Close()
 		if errors.Is(err, ledger.ErrCorrupt) {
 			log.Error("refusing to start: the ledger is corrupt", "data", o.data, "err", err)
 			return failErrorf("refusing to start: %v\n  acknowledged data failed verification; run 'logline verify --data %s' for a full report", err, o.data)
@@ -165,6 +171,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 				log.Error("recording the last signed checkpoint", "err", err)
 				return ioErrorf("record last signed checkpoint: %w", err)
 			}
+		}
+		if err := archive.Close(); err != nil {
+			// The archive is an audit aid; the ledger itself is safe.
+			log.Error("closing the checkpoint archive", "err", err)
+			return ioErrorf("close checkpoint archive: %w", err)
 		}
 		return nil
 	}
@@ -297,5 +308,20 @@ func openLogKeys(dir, origin string, rnd io.Reader) (*tlog.Keyring, *tlog.Guard,
 		return nil, nil, failErrorf("refusing to start: %w", err)
 	default:
 		return nil, nil, ioErrorf("%w", err)
+	}
+}
+
+// checkpointsDirName is the checkpoint archive under the data directory.
+const checkpointsDirName = "checkpoints"
+
+// archivingSigner signs with signer and offers every checkpoint to the
+// archive (which keeps at most one a second, off the hot path).
+func archivingSigner(signer *tlog.GuardedSigner, archive *checkpointlog.Log) func(uint64, [32]byte) ([]byte, error) {
+	return func(size uint64, root [32]byte) ([]byte, error) {
+		note, err := signer.Sign(size, root)
+		if err == nil {
+			archive.Add(size, note)
+		}
+		return note, err
 	}
 }

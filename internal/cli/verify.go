@@ -97,6 +97,9 @@ type verifyResult struct {
 	TornTail     string         `json:"torn_tail,omitempty"`
 	Seconds      float64        `json:"seconds"`
 	Problem      *verifyProblem `json:"problem,omitempty"`
+	// Checkpoints: the archived signed checkpoints and the last-signed
+	// record checked against the roots the segments give.
+	Checkpoints *checkpointCheck `json:"checkpoints,omitempty"`
 }
 
 // checkDataDir rejects a --data that holds no ledger, so a typo does not
@@ -133,6 +136,12 @@ func (a *app) verify(ctx context.Context, o verifyOptions) error {
 		}
 	}
 	start := time.Now()
+	heads, cc, cpProblem, err := loadSignedHeads(o.data)
+	if err != nil {
+		bar.done()
+		return ioErrorf("verify %s: %w", o.data, err)
+	}
+	opts.TreeSizes = treeSizes(heads)
 	rep, err := segment.Verify(ctx, o.data, opts)
 	bar.done()
 	res := verifyResult{
@@ -172,6 +181,15 @@ func (a *app) verify(ctx context.Context, o verifyOptions) error {
 			return ioErrorf("verify %s: %w", o.data, err)
 		}
 	}
+	if res.Problem == nil {
+		res.Checkpoints = &cc
+		if cpProblem == nil {
+			cpProblem = checkSignedHeads(heads, rep.Entries, rep.Roots)
+		}
+		if cpProblem != nil {
+			res.OK, res.Problem = false, cpProblem
+		}
+	}
 	if o.json {
 		if err := writeJSON(a.io.Out, res); err != nil {
 			return err
@@ -192,9 +210,12 @@ func (a *app) printVerify(r verifyResult) {
 	if r.Problem != nil {
 		p := r.Problem
 		fmt.Fprintf(w, "FAILED      the ledger does not verify\n")
-		if p.Kind == "index" {
+		switch p.Kind {
+		case "index":
 			fmt.Fprintf(w, "  what      an index entry disagrees with the segments (rebuild it with 'logline reindex --data %s')\n", r.Data)
-		} else {
+		case "checkpoint":
+			fmt.Fprintf(w, "  what      the segments contradict a checkpoint the log signed\n")
+		default:
 			fmt.Fprintf(w, "  what      acknowledged data is corrupt\n")
 		}
 		if p.File != "" {
@@ -220,6 +241,22 @@ func (a *app) printVerify(r verifyResult) {
 		fmt.Fprintf(w, "index       checked: every entry agrees with the segments\n")
 	} else {
 		fmt.Fprintf(w, "index       not checked: %s\n", strings.TrimPrefix(r.IndexNote, "index not checked: "))
+	}
+	if c := r.Checkpoints; c != nil {
+		switch {
+		case !c.Checked:
+			fmt.Fprintf(w, "checkpoints not checked: %s\n", c.Note)
+		case c.Archived > 0:
+			fmt.Fprintf(w, "checkpoints %d archived (sizes %d..%d): signatures and roots match\n", c.Archived, c.MinSize, c.MaxSize)
+		default:
+			fmt.Fprintf(w, "checkpoints %s\n", c.Note)
+		}
+		if c.Guard {
+			fmt.Fprintf(w, "            the last-signed record matches\n")
+		}
+		if c.Torn != "" {
+			fmt.Fprintf(w, "warning     checkpoint archive: %s\n", c.Torn)
+		}
 	}
 	if r.TornTail != "" {
 		fmt.Fprintf(w, "warning     torn tail (never acknowledged; cut on the next start): %s\n", r.TornTail)
