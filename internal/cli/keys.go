@@ -23,7 +23,7 @@ type keysNewOptions struct {
 func (a *app) newKeys() *cobra.Command {
 	keys := &cobra.Command{
 		Use:   "keys",
-		Short: "Manage Ed25519 client signing keys",
+		Short: "Manage Ed25519 keys: client signing keys (new) and the log's keys (list, rotate)",
 		Args:  noArgs,
 	}
 	var o keysNewOptions
@@ -46,6 +46,7 @@ public_key. An existing file is never overwritten without --force.`,
 	f.BoolVar(&o.force, "force", false, "overwrite --out if it exists")
 	f.BoolVar(&o.json, "json", false, "print {\"file\",\"public_key\"} as JSON")
 	keys.AddCommand(newCmd)
+	keys.AddCommand(a.newLogKeyCommands()...)
 	return keys
 }
 

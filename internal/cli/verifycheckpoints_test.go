@@ -180,3 +180,49 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeysRotate: after a rotation the old checkpoints still verify (the
+// retired verifier key stays listed) and the new key is active.
+func TestKeysRotate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ledgerWithArchive(t, dir, filepath.Join(dir, keysDirName), ids("s", 4), []uint64{2, 4})
+	out, _, code := runMain(t, context.Background(), nil, "", "keys", "list", "--data", dir, "--json")
+	var before struct {
+		Origin string       `json:"origin"`
+		Keys   []logKeyJSON `json:"keys"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &before) != nil || len(before.Keys) != 1 || !before.Keys[0].Active {
+		t.Fatalf("list: exit %d\n%s", code, out)
+	}
+	out, errOut, code := runMain(t, context.Background(), nil, "", "keys", "rotate", "--data", dir)
+	if code != 0 || !strings.Contains(errOut, "retired log key "+before.Keys[0].ID) || strings.Count(out, "\n") != 3 || !strings.Contains(out, "retired ") {
+		t.Fatalf("rotate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, keysDirName, before.Keys[0].ID+".key")); !os.IsNotExist(err) {
+		t.Fatalf("retired private key still there: %v", err)
+	}
+	if out, _, code := runMain(t, context.Background(), nil, "", "verify", "--data", dir); code != 0 || !strings.Contains(out, "checkpoints 2 archived") {
+		t.Fatalf("verify after rotation: exit %d\n%s", code, out)
+	}
+	// A new checkpoint signs with the new key; both verify with the list.
+	origin, err := tlog.KeysOrigin(filepath.Join(dir, keysDirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := tlog.LoadOrCreateKeys(filepath.Join(dir, keysDirName), origin, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys.Keys(); len(got) != 2 || got[0].ID() != before.Keys[0].ID || !got[1].Active {
+		t.Fatalf("keys after rotation: %+v", got)
+	}
+
+	for _, args := range [][]string{
+		{"keys", "rotate", "--data", t.TempDir()},
+		{"keys", "list", "--data", t.TempDir()},
+	} {
+		if _, errOut, code := runMain(t, context.Background(), nil, "", args...); code != ExitUsage || !strings.Contains(errOut, "no log keys") {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+	}
+}
