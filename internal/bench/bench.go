@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/span"
 )
 
@@ -367,6 +368,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	// Recovery.
 	if cfg.skip(SectionRecovery) {
 		rep.Recovery.Skipped = "skipped"
+		rep.Proofs.Skipped = "skipped with the recovery section (it proves against that data)"
 	} else {
 		log.Info("bench: recovery", "spans", cfg.RecoverySpans)
 		quiet := slog.New(levelHandler{log.Handler(), slog.LevelError})
@@ -374,6 +376,12 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		rep.Recovery, err = measureRecovery(ctx, dir, c, d, cfg.RecoverySpans, time.Now().Add(cfg.PhaseTimeout), quiet)
 		if err != nil {
 			rep.Recovery.Error = fail("recovery", err)
+			rep.Proofs.Skipped = "the recovery data could not be built"
+		} else {
+			log.Info("bench: proof generation", "entries", cfg.RecoverySpans)
+			if rep.Proofs, err = measureProofs(ctx, segment.Config{Dir: dir, Logger: quiet}); err != nil {
+				rep.Proofs.Error = fail("proofs", err)
+			}
 		}
 		if !cfg.Keep {
 			_ = os.RemoveAll(dir)

@@ -14,6 +14,8 @@ const (
 	targetReopenSecs     = 5.0
 	targetReopenSpans    = 1_000_000
 	minMemoryCheckBytes  = 100_000_000
+	// Issue 3 ("Speed").
+	targetProofsPerSec = 50_000
 )
 
 // checks compares rep with the targets. A section that did not run, or
@@ -56,6 +58,10 @@ func checks(rep *Report) []Check {
 		target := fmt.Sprintf("≤ %.0f s with %s spans", targetReopenSecs, num(targetReopenSpans))
 		got := fmt.Sprintf("%.2f s with %s spans", r.CrashReopenSeconds, num(float64(r.Spans)))
 		add("reopen after a crash", target, got, r.CrashReopenSeconds <= targetReopenSecs)
+	}
+	if pr := rep.Proofs; pr.Error == "" && pr.Skipped == "" && pr.InclusionPerSec > 0 {
+		add("inclusion proof generation", fmt.Sprintf("≥ %s proofs/s", num(targetProofsPerSec)),
+			fmt.Sprintf("%s proofs/s (tree of %s)", num(pr.InclusionPerSec), num(float64(pr.Entries))), pr.InclusionPerSec >= targetProofsPerSec)
 	}
 	if m := rep.Memory; m.Error == "" && len(m.Runs) == 2 && m.Runs[0].PeakHeapBytes > 0 && m.Runs[1].BodyBytes >= minMemoryCheckBytes {
 		small, large := m.Runs[0], m.Runs[1]

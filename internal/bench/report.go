@@ -19,6 +19,7 @@ type Report struct {
 	Reads    Reads        `json:"reads"`
 	Stream   Throughput   `json:"stream"`
 	Recovery Recovery     `json:"recovery"`
+	Proofs   Proofs       `json:"proofs"`
 	Memory   MemoryReport `json:"memory"`
 	Postgres Postgres     `json:"postgres"`
 

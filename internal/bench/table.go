@@ -111,6 +111,19 @@ func WriteTable(w io.Writer, rep Report) error {
 	}
 	p("")
 
+	pr := rep.Proofs
+	p("PROOFS (store, no HTTP)")
+	switch {
+	case pr.Skipped != "":
+		p("  skipped\t%s", pr.Skipped)
+	case pr.Error != "":
+		p("  FAILED\t%s", pr.Error)
+	default:
+		p("  inclusion, tree of %d entries\t%s proofs/s on all cores\t%s proofs/s on one\t%.1f hashes each", pr.Entries, num(pr.InclusionPerSec), num(pr.InclusionSinglePerSec), pr.ProofHashes)
+		p("  consistency, random sizes\t%s proofs/s on all cores", num(pr.ConsistencyPerSec))
+	}
+	p("")
+
 	mem := rep.Memory
 	p("MEMORY, ONE STREAMED NDJSON BODY\tbody\tspans\tspans/s\tMB/s\tbaseline heap\tpeak heap\tpeak Go memory\t")
 	if mem.Skipped != "" {

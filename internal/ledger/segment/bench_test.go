@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"testing"
@@ -143,3 +144,35 @@ func BenchmarkReadRaw(b *testing.B) {
 }
 
 var errStop = fmt.Errorf("stop")
+
+// BenchmarkInclusionProof measures inclusion proofs of random entries in
+// the tree of a log of 8 × the corpus (68,616 entries), from GOMAXPROCS
+// goroutines (`logline bench` measures a tree of a million).
+func BenchmarkInclusionProof(b *testing.B) {
+	base := corpusSpans(b)
+	s, err := segment.Open(context.Background(), segment.Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for round := range 8 {
+		spans := renamed(b, base, round)
+		for i := 0; i < len(spans); i += 4096 {
+			if _, err := s.Append(context.Background(), spans[i:min(i+4096, len(spans))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	n := s.Size()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 1))
+		for pb.Next() {
+			if _, _, err := s.InclusionProof(context.Background(), r.Uint64N(n), n); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
+}

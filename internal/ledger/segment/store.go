@@ -101,6 +101,7 @@ type Store struct {
 
 	indexed    atomic.Uint64                     // entries the index covers (set by the indexer)
 	checkpoint atomic.Pointer[ledger.Checkpoint] // latest tree head, published with the size
+	hashes     *hashCache                        // upper Merkle levels, for proofs
 	failed     atomic.Bool                       // set once with writeErr; nothing is written after
 
 	errMu    sync.Mutex
@@ -136,6 +137,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		done:   make(chan struct{}),
 		notify: make(chan struct{}),
 		files:  make(map[uint32]*os.File),
+		hashes: newHashCache(),
 	}
 	if err := s.recover(ctx); err != nil {
 		s.closeFiles()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
+	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"golang.org/x/mod/sumdb/tlog"
@@ -23,16 +26,21 @@ const pfxTree = 'n'
 func treeKey(storageIndex int64) []byte { return appendU64(prefix(pfxTree), uint64(storageIndex)) }
 
 // treeHashes reads stored hashes from the index, consulting overlay first
-// (hashes of the batch being built, not committed yet).
+// (hashes of the batch being built, not committed yet), then cache.
 type treeHashes struct {
 	db      pebble.Reader
 	overlay map[int64]tlog.Hash
+	cache   *hashCache // nil: no cache
 }
 
 func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, idx := range indexes {
 		if h, ok := r.overlay[idx]; ok {
+			out[i] = h
+			continue
+		}
+		if h, ok := r.cache.get(idx); ok {
 			out[i] = h
 			continue
 		}
@@ -49,8 +57,74 @@ func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		}
 		copy(out[i][:], v)
 		closer.Close()
+		r.cache.add(idx, out[i])
 	}
 	return out, nil
+}
+
+// hashCacheEntries bounds the hash cache: 2^18 hashes, about 20 MB with
+// the map's overhead.
+const hashCacheEntries = 1 << 18
+
+// hashCache keeps stored Merkle hashes of the upper tree levels in memory.
+// A stored hash covers a complete subtree and never changes once written,
+// so entries are never invalidated. Every inclusion proof needs about
+// log2(n) hashes and the upper ones are shared by all proofs: with the
+// levels from 3 up cached, a proof in a tree of a million entries reads
+// three or four hashes from Pebble instead of twenty-one.
+type hashCache struct {
+	gen atomic.Pointer[cacheGen]
+}
+
+// cacheGen is the cache for one lowest cached level. When the log grows
+// enough to raise the level, a new generation replaces it, so the bound
+// always holds the upper levels of the current tree.
+type cacheGen struct {
+	level int
+	m     sync.Map // int64 stored hash index → tlog.Hash
+	n     atomic.Int64
+}
+
+func newHashCache() *hashCache {
+	c := new(hashCache)
+	c.gen.Store(new(cacheGen))
+	return c
+}
+
+// grow adapts the cached levels to a log of size entries: levels from L
+// up hold about 2·size/2^L hashes, kept below hashCacheEntries.
+func (c *hashCache) grow(size uint64) {
+	level := max(0, bits.Len64(size)-bits.Len64(hashCacheEntries)+2)
+	if g := c.gen.Load(); level > g.level {
+		c.gen.CompareAndSwap(g, &cacheGen{level: level})
+	}
+}
+
+func (c *hashCache) get(idx int64) (tlog.Hash, bool) {
+	if c == nil {
+		return tlog.Hash{}, false
+	}
+	v, ok := c.gen.Load().m.Load(idx)
+	if !ok {
+		return tlog.Hash{}, false
+	}
+	return v.(tlog.Hash), true
+}
+
+func (c *hashCache) add(idx int64, h tlog.Hash) {
+	if c == nil {
+		return
+	}
+	g := c.gen.Load()
+	if g.n.Load() >= hashCacheEntries {
+		return
+	}
+	if level, _ := tlog.SplitStoredHashIndex(idx); level < g.level {
+		return
+	}
+	if _, loaded := g.m.LoadOrStore(idx, h); !loaded {
+		g.n.Add(1)
+	}
 }
 
 // addTreeHashes adds to b the stored hashes of the entries with the given
@@ -99,7 +173,10 @@ func (s *Store) setCheckpoint(size uint64, root [32]byte) error {
 	return nil
 }
 
-func (s *Store) proofReader() treeHashes { return treeHashes{db: s.db} }
+func (s *Store) proofReader() treeHashes {
+	s.hashes.grow(s.Size())
+	return treeHashes{db: s.db, cache: s.hashes}
+}
 
 // TreeHash returns the root of the tree of the given size.
 func (s *Store) TreeHash(ctx context.Context, size uint64) ([32]byte, error) {
