@@ -19,13 +19,13 @@ func TestHashCacheLevels(t *testing.T) {
 	if h, ok := c.get(leaf); !ok || h != (tlog.Hash{1}) {
 		t.Fatalf("small log: leaf not cached")
 	}
-	c.grow(1 << 30) // a billion entries: only levels ≥ 13 are cached
+	c.grow(1 << 30) // a billion entries: only levels ≥ 14 are cached
 	if _, ok := c.get(top); ok {
 		t.Fatal("a new generation must start empty")
 	}
 	c.add(leaf, tlog.Hash{1})
 	c.add(top, tlog.Hash{2})
-	high := tlog.StoredHashIndex(13, 0)
+	high := tlog.StoredHashIndex(14, 0)
 	c.add(high, tlog.Hash{3})
 	if _, ok := c.get(leaf); ok {
 		t.Error("level 0 cached for a billion entries")
@@ -34,7 +34,7 @@ func TestHashCacheLevels(t *testing.T) {
 		t.Error("level 9 cached for a billion entries")
 	}
 	if h, ok := c.get(high); !ok || h != (tlog.Hash{3}) {
-		t.Error("level 13 not cached")
+		t.Error("level 14 not cached")
 	}
 	c.grow(1000) // never goes back down
 	if _, ok := c.get(high); !ok {
@@ -42,8 +42,8 @@ func TestHashCacheLevels(t *testing.T) {
 	}
 	g := c.gen.Load()
 	g.n.Store(hashCacheEntries)
-	c.add(tlog.StoredHashIndex(14, 0), tlog.Hash{4})
-	if _, ok := c.get(tlog.StoredHashIndex(14, 0)); ok {
+	c.add(tlog.StoredHashIndex(15, 0), tlog.Hash{4})
+	if _, ok := c.get(tlog.StoredHashIndex(15, 0)); ok {
 		t.Error("added beyond the bound")
 	}
 	var nilCache *hashCache
