@@ -229,7 +229,8 @@ func (sc *scanner) scanSegment(seg uint32, last bool) (*tornTail, error) {
 	}
 	if len(pending) > 0 {
 		// Entries with no commit line after them were never acknowledged.
-		return bad(batchStart, int64(sc.size), fmt.Sprintf("%d entries without a commit line", len(pending)), false)
+		return bad(batchStart, int64(sc.size), fmt.Sprintf("%d entries (log index %d to %d) without a commit line: the segment ends inside a batch",
+			len(pending), sc.size, sc.size+uint64(len(pending))-1), false)
 	}
 	return nil, nil
 }
