@@ -18,8 +18,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/checkpointlog"
+	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/ledger/segment"
