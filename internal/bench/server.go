@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/logline/logline/internal/checkpointlog"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/receiptlog"
@@ -21,6 +22,7 @@ import (
 type localServer struct {
 	store    *segment.Store
 	receipts *receiptlog.Log
+	archive  *checkpointlog.Log
 	gw       *gateway.Server
 	srv      *http.Server
 	url      string
@@ -42,24 +44,30 @@ func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger
 		return nil, fmt.Errorf("log guard: %w", err)
 	}
 	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
-	store, err := segment.Open(ctx, segment.Config{Dir: dir, Logger: log, SignCheckpoint: signer.Sign})
+	archive, err := checkpointlog.Open(checkpointlog.Config{Dir: filepath.Join(dir, "checkpoints"), Logger: log})
 	if err != nil {
+		return nil, err
+	}
+	store, err := segment.Open(ctx, segment.Config{Dir: dir, Logger: log, SignCheckpoint: archive.Signing(signer.Sign)})
+	if err != nil {
+		archive.Close()
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
 	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(dir, "receipts"), Format: gateway.ReceiptFormatter(), Logger: log})
 	if err != nil {
 		store.Close()
+		archive.Close()
 		return nil, fmt.Errorf("receipts: %w", err)
 	}
+	closeAll := func() { store.Close(); receipts.Close(); archive.Close() }
 	gw, err := gateway.New(gateway.Config{Store: store, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: keys.VerifierKeys, Receipts: receipts})
 	if err != nil {
-		store.Close()
-		receipts.Close()
+		closeAll()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		store.Close()
+		closeAll()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	// The same limits as `logline serve`.
@@ -70,7 +78,7 @@ func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	l := &localServer{store: store, receipts: receipts, gw: gw, srv: srv, url: "http://" + ln.Addr().String(), errc: make(chan error, 1)}
+	l := &localServer{store: store, receipts: receipts, archive: archive, gw: gw, srv: srv, url: "http://" + ln.Addr().String(), errc: make(chan error, 1)}
 	go func() { l.errc <- srv.Serve(ln) }()
 	return l, nil
 }
@@ -87,7 +95,7 @@ func (l *localServer) Close() error {
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
-	return errors.Join(gwErr, serveErr, l.store.Close(), l.receipts.Close())
+	return errors.Join(gwErr, serveErr, l.store.Close(), l.receipts.Close(), l.archive.Close())
 }
 
 // newHTTPClient is a client that keeps enough idle connections for the

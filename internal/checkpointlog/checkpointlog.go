@@ -108,6 +108,20 @@ func (l *Log) Add(size uint64, note []byte) {
 	}
 }
 
+// SignFunc signs the checkpoint of a tree (segment.Config.SignCheckpoint).
+type SignFunc func(size uint64, root [32]byte) ([]byte, error)
+
+// Signing wraps sign so that every checkpoint it signs is offered to l.
+func (l *Log) Signing(sign SignFunc) SignFunc {
+	return func(size uint64, root [32]byte) ([]byte, error) {
+		note, err := sign(size, root)
+		if err == nil {
+			l.Add(size, note)
+		}
+		return note, err
+	}
+}
+
 // Close writes the pending checkpoint, fsyncs and closes the file. It
 // returns the first write error the writer met.
 func (l *Log) Close() error {

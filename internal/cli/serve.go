@@ -142,7 +142,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Dir:             o.data,
 		Logger:          log,
 		IndexCacheBytes: int64(o.indexCacheMB) << 20,
-		SignCheckpoint:  archivingSigner(signer, archive),
+		SignCheckpoint:  archive.Signing(signer.Sign),
 	})
 	if err != nil {
 		_ = archive.Close()
@@ -313,15 +313,3 @@ func openLogKeys(dir, origin string, rnd io.Reader) (*tlog.Keyring, *tlog.Guard,
 
 // checkpointsDirName is the checkpoint archive under the data directory.
 const checkpointsDirName = "checkpoints"
-
-// archivingSigner signs with signer and offers every checkpoint to the
-// archive (which keeps at most one a second, off the hot path).
-func archivingSigner(signer *tlog.GuardedSigner, archive *checkpointlog.Log) func(uint64, [32]byte) ([]byte, error) {
-	return func(size uint64, root [32]byte) ([]byte, error) {
-		note, err := signer.Sign(size, root)
-		if err == nil {
-			archive.Add(size, note)
-		}
-		return note, err
-	}
-}
