@@ -209,3 +209,32 @@ func FuzzReadRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestSigning: a wrapped signer archives what it signs, and nothing when
+// signing fails.
+func TestSigning(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Config{Dir: dir, Every: time.Hour, Now: func() time.Time { return day1 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := errors.New("guard refused")
+	sign := l.Signing(func(size uint64, root [32]byte) ([]byte, error) {
+		if size == 3 {
+			return nil, fail
+		}
+		return note(size), nil
+	})
+	if n, err := sign(2, [32]byte{}); err != nil || !bytes.Equal(n, note(2)) {
+		t.Fatalf("sign: %q %v", n, err)
+	}
+	if _, err := sign(3, [32]byte{}); !errors.Is(err, fail) {
+		t.Fatalf("sign 3: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ := readAll(t, dir); fmt.Sprint(sizes(recs)) != "[2]" {
+		t.Fatalf("archived %v, want [2]", sizes(recs))
+	}
+}
