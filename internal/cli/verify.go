@@ -17,6 +17,9 @@ import (
 )
 
 type verifyOptions struct {
+	serverFlags
+	log        bool   // verify --log: the server's log only grew
+	trustDir   string // with --log
 	data       string
 	json       bool
 	receipt    string
@@ -49,13 +52,24 @@ the receipt offline instead: the checkpoint note is signed by the log key,
 covers the receipt's log index, and — when the receipt carries an inclusion
 proof (ingest with ?proof=1) — the entry's leaf hash is in the checkpoint's
 tree. Receipts of an NDJSON answer after the first under a checkpoint name
-it by size only: pass that note with --checkpoint FILE.`,
+it by size only: pass that note with --checkpoint FILE.
+
+With --log, verify asks the server (--server) for its latest checkpoint
+and checks, trusting only the log key, that it is signed and that the log
+only grew since the newest checkpoint this client verified before (a
+consistency proof); a log that went back or forked fails. The key is
+pinned on first use (or given with --log-key) and the checkpoint
+remembered in --trust-dir, shared with 'logline get --verify'.`,
 		Example: `  logline verify --data ./data
   logline verify --data ./data --json
   curl -s localhost:8420/log/key > log.key
-  logline verify --receipt receipt.json --log-key log.key`,
+  logline verify --receipt receipt.json --log-key log.key
+  logline verify --log --server https://ledger.example`,
 		Args: noArgs,
 		RunE: run(func(cmd *cobra.Command, _ []string) error {
+			if o.log {
+				return a.verifyLog(cmd.Context(), o)
+			}
 			if o.receipt != "" || o.logKey != "" || o.checkpoint != "" {
 				return a.verifyReceipt(o)
 			}
@@ -68,6 +82,9 @@ it by size only: pass that note with --checkpoint FILE.`,
 	f.StringVar(&o.receipt, "receipt", "", "check this receipt offline instead of a data directory (needs --log-key)")
 	f.StringVar(&o.logKey, "log-key", "", "file with the log's verifier key(s), the text of GET /log/key")
 	f.StringVar(&o.checkpoint, "checkpoint", "", "file with the checkpoint note a receipt names by size only")
+	f.BoolVar(&o.log, "log", false, "check the server's log only grew since the checkpoint this client verified before (with --server, --trust-dir)")
+	f.StringVar(&o.trustDir, "trust-dir", defaultTrustDir(), "with --log: where pinned log keys and verified checkpoints are kept")
+	o.serverFlags.register(cmd)
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
 }
