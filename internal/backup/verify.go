@@ -201,19 +201,34 @@ func (b *backupDir) verifyEntries(ctx context.Context, opts VerifyOptions) (Repo
 
 	tree := treeFactory.NewEmptyRange(0)
 	chains := map[string]span.Hash{}
+	// Each checkpoint's root is compared once the tree reaches its size,
+	// after the batch's reading problems (a chunk's SHA-256 names the file,
+	// a root mismatch only the checkpoint).
+	type rootAt struct {
+		cp   int
+		root [32]byte
+		idx  int64
+	}
+	var roots []rootAt
 	cpNext := 0
-	// checkRoot compares the tree with every checkpoint of its size.
-	checkRoot := func(idx int64) error {
+	takeRoots := func(idx int64) {
 		for cpNext < len(b.cps) && b.cps[cpNext].Size == tree.End() {
-			if got, want := rangeRoot(tree), b.cps[cpNext].Root; got != want {
-				return invalid(st.Checkpoints[cpNext].File, 0, idx, "the backup's entries [0, %d) give root %s, this checkpoint signs %s",
-					tree.End(), b64(got), b64(want))
-			}
+			roots = append(roots, rootAt{cpNext, rangeRoot(tree), idx})
 			cpNext++
 		}
+	}
+	checkRoots := func() error {
+		for _, r := range roots {
+			if want := b.cps[r.cp].Root; r.root != want {
+				return invalid(st.Checkpoints[r.cp].File, 0, r.idx, "the backup's entries [0, %d) give root %s, this checkpoint signs %s",
+					b.cps[r.cp].Size, b64(r.root), b64(want))
+			}
+		}
+		roots = roots[:0]
 		return nil
 	}
-	if err := checkRoot(-1); err != nil {
+	takeRoots(-1)
+	if err := checkRoots(); err != nil {
 		return rep, err
 	}
 	for lb := range order {
@@ -242,14 +257,15 @@ func (b *backupDir) verifyEntries(ctx context.Context, opts VerifyOptions) (Repo
 			if err := tree.Append(p.leaf[:], nil); err != nil {
 				return rep, fmt.Errorf("merkle append: %w", err)
 			}
-			if err := checkRoot(int64(idx)); err != nil {
-				return rep, err
-			}
+			takeRoots(int64(idx))
 			rep.Bytes += int64(lb.ends[i]-start) + 1
 			start = lb.ends[i]
 		}
 		if lb.err != nil {
 			return rep, lb.err
+		}
+		if err := checkRoots(); err != nil {
+			return rep, err
 		}
 		if opts.Progress != nil {
 			opts.Progress(tree.End(), st.Size)
@@ -267,7 +283,8 @@ func (b *backupDir) verifyEntries(ctx context.Context, opts VerifyOptions) (Repo
 }
 
 // readBatches reads the chunks into batches and hands each to the workers
-// and, in order, to the consumer. A reading problem ends the last batch.
+// and, in order, to the consumer. A reading problem ends the batch of the
+// lines before it.
 func (b *backupDir) readBatches(ctx context.Context, work, order chan<- *lineBatch) {
 	defer close(order)
 	defer close(work)
@@ -297,8 +314,11 @@ func (b *backupDir) readBatches(ctx context.Context, work, order chan<- *lineBat
 			send()
 			return
 		}
+		// A batch is sent only once the next line is read: the last batch
+		// of a chunk then carries the chunk's own problems (its size and
+		// SHA-256, checked at its end), ahead of anything after it.
 		file, n, idx := r.where()
-		if lb != nil && lb.file != file {
+		if lb != nil && (lb.file != file || len(lb.ends) == batchLines || len(lb.data) >= batchBytes) {
 			if !send() {
 				return
 			}
@@ -308,10 +328,5 @@ func (b *backupDir) readBatches(ctx context.Context, work, order chan<- *lineBat
 		}
 		lb.data = append(lb.data, line...)
 		lb.ends = append(lb.ends, len(lb.data))
-		if len(lb.ends) == batchLines || len(lb.data) >= batchBytes {
-			if !send() {
-				return
-			}
-		}
 	}
 }
