@@ -29,6 +29,7 @@ var rules = map[string][]string{
 	"internal/tlog":              {"internal/durable"},
 	"internal/durable":           {},
 	"internal/receiptlog":        {"internal/durable", "internal/ledger"},
+	"internal/export":            {"internal/durable", "internal/ledger", "internal/span", "internal/tlog"},
 	"internal/backup":            {"internal/client", "internal/durable", "internal/ledger/segment", "internal/span", "internal/tlog"},
 	"internal/checkpointlog":     {"internal/durable"},
 }
