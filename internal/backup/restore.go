@@ -11,14 +11,18 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/logline/logline/internal/checkpointlog"
 	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/tlog"
 )
 
-// KeysDir is the log key directory inside a data directory, where
-// `logline serve` keeps it.
-const KeysDir = "keys"
+// Directories of a data directory that Restore writes besides the ledger,
+// where `logline serve` keeps them.
+const (
+	KeysDir    = "keys"        // the log keys and the guard's last-signed.json
+	ArchiveDir = "checkpoints" // the checkpoint archive (checkpointlog)
+)
 
 // RestoreConfig configures Restore. From and Data are required, and
 // exactly one of Keys and NewLogKey.
@@ -73,7 +77,9 @@ type RestoreResult struct {
 //     last-signed.json, so that the restored server never signs another
 //     tree of that size (nor a smaller one: a partly written restore
 //     cannot be served);
-//  3. it writes the segments with segment.Restore (deterministic: the same
+//  3. it puts the backup's checkpoint notes into the checkpoint archive
+//     (Data/checkpoints, by the day each run took them);
+//  4. it writes the segments with segment.Restore (deterministic: the same
 //     backup and options give the same bytes) and builds the index.
 //
 // A failure after step 1 removes what was written (Data itself when
@@ -126,6 +132,13 @@ func Restore(ctx context.Context, cfg RestoreConfig) (res RestoreResult, err err
 		}
 	}()
 	if err := b.restoreKeys(cfg, &res); err != nil {
+		return res, err
+	}
+	archived := make([]checkpointlog.Archived, len(b.cps))
+	for i, ref := range b.st.Checkpoints {
+		archived[i] = checkpointlog.Archived{Day: ref.Taken, Size: ref.Size, Note: b.notes[i]}
+	}
+	if err := checkpointlog.WriteAll(filepath.Join(cfg.Data, ArchiveDir), archived); err != nil {
 		return res, err
 	}
 	r := newChunkReader(b.dir, b.st.Chunks)

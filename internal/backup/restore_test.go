@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/logline/logline/internal/checkpointlog"
 	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/span"
 	"github.com/logline/logline/internal/tlog"
@@ -95,6 +96,15 @@ func TestRestoreRoundTrip(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("keys/%s differs from the old one", name)
 		}
+	}
+
+	// The checkpoint archive holds the backup's checkpoints.
+	var archived []uint64
+	if _, err := checkpointlog.Read(filepath.Join(dirs[0], ArchiveDir), func(r checkpointlog.Record) error {
+		archived = append(archived, r.Size)
+		return nil
+	}); err != nil || !slices.Equal(archived, []uint64{8577, 8677}) {
+		t.Errorf("archived checkpoints %v, %v; want sizes 8577 and 8677", archived, err)
 	}
 
 	// The restored server continues the same log.

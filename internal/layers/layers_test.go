@@ -24,13 +24,13 @@ var rules = map[string][]string{
 	"internal/ledger":            {"internal/span"},
 	"internal/ledger/ledgertest": {"internal/ledger", "internal/span"},
 	"internal/ledger/segment":    {"internal/durable", "internal/ledger", "internal/span"},
-	"internal/gateway":           {"internal/ledger", "internal/span", "internal/tlog"},
+	"internal/gateway":           {"internal/export", "internal/ledger", "internal/span", "internal/tlog"},
 	"internal/client":            {"internal/span"},
 	"internal/tlog":              {"internal/durable"},
 	"internal/durable":           {},
 	"internal/receiptlog":        {"internal/durable", "internal/ledger"},
 	"internal/export":            {"internal/durable", "internal/ledger", "internal/span", "internal/tlog"},
-	"internal/backup":            {"internal/client", "internal/durable", "internal/ledger/segment", "internal/span", "internal/tlog"},
+	"internal/backup":            {"internal/checkpointlog", "internal/client", "internal/durable", "internal/ledger/segment", "internal/span", "internal/tlog"},
 	"internal/checkpointlog":     {"internal/durable"},
 }
 
