@@ -124,61 +124,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 
-	keys, guard, err := openLogKeys(filepath.Join(o.data, keysDirName), o.logOrigin, rand.Reader)
+	led, err := openLedger(ctx, o.data, o.logOrigin, int64(o.indexCacheMB)<<20, log)
 	if err != nil {
 		return err
 	}
-	all := keys.Keys()
-	active := all[len(all)-1]
-	log.Info("log key", "origin", keys.Origin(), "key_id", active.ID(), "verifier", active.Verifier)
-
-	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
-	archive, err := checkpointlog.Open(checkpointlog.Config{Dir: filepath.Join(o.data, checkpointsDirName), Logger: log})
-	if err != nil {
-		return ioErrorf("%w", err)
-	}
-	start := time.Now()
-	store, err := segment.Open(ctx, segment.Config{
-		Dir:             o.data,
-		Logger:          log,
-		IndexCacheBytes: int64(o.indexCacheMB) << 20,
-		SignCheckpoint:  archive.Signing(signer.Sign),
-	})
-	if err != nil {
-		_ = archive.Close()
-		if errors.Is(err, ledger.ErrCorrupt) {
-			log.Error("refusing to start: the ledger is corrupt", "data", o.data, "err", err)
-			return failErrorf("refusing to start: %v\n  acknowledged data failed verification; run 'logline verify --data %s' for a full report", err, o.data)
-		}
-		if errors.Is(err, tlog.ErrRollback) || errors.Is(err, tlog.ErrConflict) {
-			log.Error("refusing to start: the ledger contradicts a checkpoint already signed", "data", o.data, "err", err)
-			return failErrorf("refusing to start: %v\n  the ledger in %s is not the history this log signed (lost or replaced segments?); signing it would fork the log", err, o.data)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return ioErrorf("open ledger in %s: %w", o.data, err)
-	}
-	log.Info("ledger open", "data", o.data, "entries", store.Size(), "took", time.Since(start).Round(time.Millisecond).String())
-	closeStore := func() error {
-		if err := store.Close(); err != nil {
-			log.Error("closing the ledger", "err", err)
-			return ioErrorf("close ledger: %w", err)
-		}
-		// Record the last tree signed, so the next start checks against it.
-		if c := store.Checkpoint(); c.Note != nil {
-			if err := signer.Record(c.Size, c.Root); err != nil {
-				log.Error("recording the last signed checkpoint", "err", err)
-				return ioErrorf("record last signed checkpoint: %w", err)
-			}
-		}
-		if err := archive.Close(); err != nil {
-			// The archive is an audit aid; the ledger itself is safe.
-			log.Error("closing the checkpoint archive", "err", err)
-			return ioErrorf("close checkpoint archive: %w", err)
-		}
-		return nil
-	}
+	keys, store, closeStore := led.keys, led.store, led.close
 
 	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(o.data, "receipts"), Format: gateway.ReceiptFormatter(), Logger: log})
 	if err != nil {
@@ -202,6 +152,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Log:      store,
 		LogKeys:  keys.VerifierKeys,
 		Receipts: receipts,
+		Exports:  &gateway.Exports{Dir: filepath.Join(o.data, exportsDirName), Origin: keys.Origin(), Signer: keys.Signer},
 	})
 	if err != nil {
 		_ = closeStore()
@@ -313,3 +264,80 @@ func openLogKeys(dir, origin string, rnd io.Reader) (*tlog.Keyring, *tlog.Guard,
 
 // checkpointsDirName is the checkpoint archive under the data directory.
 const checkpointsDirName = "checkpoints"
+
+// exportsDirName holds the bundles of POST /exports under the data
+// directory.
+const exportsDirName = "exports"
+
+// ledgerHandle is the embedded store of a data directory opened the way
+// serve opens it.
+type ledgerHandle struct {
+	keys  *tlog.Keyring
+	store *segment.Store
+	// close closes the store, records the last tree signed (so the next
+	// start checks against it) and closes the checkpoint archive.
+	close func() error
+}
+
+// openLedger opens the log keys of data (creating them on first use,
+// named origin or as recorded), the no-fork guard, the checkpoint archive
+// and the store, whose checkpoints it signs through the guard, and logs
+// the key and the store's size. Errors carry serve's exit codes.
+func openLedger(ctx context.Context, data, origin string, indexCacheBytes int64, log *slog.Logger) (*ledgerHandle, error) {
+	keys, guard, err := openLogKeys(filepath.Join(data, keysDirName), origin, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	all := keys.Keys()
+	active := all[len(all)-1]
+	log.Info("log key", "origin", keys.Origin(), "key_id", active.ID(), "verifier", active.Verifier)
+
+	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
+	archive, err := checkpointlog.Open(checkpointlog.Config{Dir: filepath.Join(data, checkpointsDirName), Logger: log})
+	if err != nil {
+		return nil, ioErrorf("%w", err)
+	}
+	start := time.Now()
+	store, err := segment.Open(ctx, segment.Config{
+		Dir:             data,
+		Logger:          log,
+		IndexCacheBytes: indexCacheBytes,
+		SignCheckpoint:  archive.Signing(signer.Sign),
+	})
+	if err != nil {
+		_ = archive.Close()
+		if errors.Is(err, ledger.ErrCorrupt) {
+			log.Error("refusing to start: the ledger is corrupt", "data", data, "err", err)
+			return nil, failErrorf("refusing to start: %v\n  acknowledged data failed verification; run 'logline verify --data %s' for a full report", err, data)
+		}
+		if errors.Is(err, tlog.ErrRollback) || errors.Is(err, tlog.ErrConflict) {
+			log.Error("refusing to start: the ledger contradicts a checkpoint already signed", "data", data, "err", err)
+			return nil, failErrorf("refusing to start: %v\n  the ledger in %s is not the history this log signed (lost or replaced segments?); signing it would fork the log", err, data)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, ioErrorf("open ledger in %s: %w", data, err)
+	}
+	log.Info("ledger open", "data", data, "entries", store.Size(), "took", time.Since(start).Round(time.Millisecond).String())
+	closeStore := func() error {
+		if err := store.Close(); err != nil {
+			log.Error("closing the ledger", "err", err)
+			return ioErrorf("close ledger: %w", err)
+		}
+		// Record the last tree signed, so the next start checks against it.
+		if c := store.Checkpoint(); c.Note != nil {
+			if err := signer.Record(c.Size, c.Root); err != nil {
+				log.Error("recording the last signed checkpoint", "err", err)
+				return ioErrorf("record last signed checkpoint: %w", err)
+			}
+		}
+		if err := archive.Close(); err != nil {
+			// The archive is an audit aid; the ledger itself is safe.
+			log.Error("closing the checkpoint archive", "err", err)
+			return ioErrorf("close checkpoint archive: %w", err)
+		}
+		return nil
+	}
+	return &ledgerHandle{keys: keys, store: store, close: closeStore}, nil
+}

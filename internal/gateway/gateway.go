@@ -18,6 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/logline/logline/internal/export"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/span"
 )
@@ -63,6 +66,9 @@ type Config struct {
 	LogKeys func() []string
 	// Receipts, when set, gets a copy of every receipt (data/receipts/).
 	Receipts ReceiptLog
+	// Exports, when set (with Log), serves POST /exports and
+	// GET /exports/{id}; nil answers them 501 not_implemented.
+	Exports *Exports
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -85,6 +91,9 @@ type Server struct {
 	prover       ledger.Prover   // nil: verification routes answer 501
 	logKeys      func() []string // nil: GET /log/key answers 501
 	receiptLog   ReceiptLog      // nil: receipts are not kept
+	exports      *export.Dir     // nil: export routes answer 501
+	exportOrigin string
+	exportSigner func() note.Signer
 	handler      http.Handler
 
 	idMu  sync.Mutex    // guards newID, which need not be concurrency-safe
@@ -151,6 +160,16 @@ func New(cfg Config) (*Server, error) {
 	s.maxLine = maxLineFor(s.limits.MaxSpanBytes)
 	s.batchBytes = max(4<<20, 4*s.maxLine)
 	s.newID = span.NewIDGenerator(s.now, rand.Reader)
+	if e := cfg.Exports; e != nil {
+		if e.Signer == nil {
+			return nil, errors.New("gateway: Config.Exports.Signer is required")
+		}
+		dir, err := export.OpenDir(export.DirConfig{Path: e.Dir, Now: s.now})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		s.exports, s.exportOrigin, s.exportSigner = dir, e.Origin, e.Signer
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -245,6 +264,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /log/key", s.handleLogKey)
 	mux.HandleFunc("GET /proof/inclusion", s.handleInclusion)
 	mux.HandleFunc("GET /proof/consistency", s.handleConsistency)
+	mux.HandleFunc("POST /exports", s.handleCreateExport)
+	mux.HandleFunc("GET /exports/{id}", s.handleGetExport)
 	return s.middleware(problemFallback(mux))
 }
 
