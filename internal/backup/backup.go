@@ -57,7 +57,7 @@ type Result struct {
 	Copied   uint64 // entries copied by this run
 	Bytes    int64  // bytes of entry lines copied
 	Chunks   []Chunk
-	NewKeys  int    // verifier keys log.key gained
+	NewKeys  int    // verifier keys log.key gained (a rotation); 0 on a first run
 	UpToDate bool   // the server had nothing new; nothing was written
 	Note     string // the checkpoint file of this run
 }
@@ -178,7 +178,9 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	if err := durable.WriteFile(filepath.Join(dir, ref.File), r.note, 0o644); err != nil {
 		return res, err
 	}
-	res.NewKeys = len(r.keys) - len(r.saved)
+	if st != nil {
+		res.NewKeys = len(r.keys) - len(r.saved)
+	}
 	if res.NewKeys > 0 || st == nil {
 		if err := durable.WriteFile(filepath.Join(dir, KeyFile), []byte(strings.Join(r.keys, "\n")+"\n"), 0o644); err != nil {
 			return res, err

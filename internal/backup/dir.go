@@ -161,6 +161,9 @@ func (c *chunkWriter) finish() (Chunk, error) {
 	tmp := c.f.Name()
 	err := c.w.Flush()
 	if err == nil {
+		err = c.f.Chmod(0o644) // like segment files
+	}
+	if err == nil {
 		err = c.f.Sync()
 	}
 	if cerr := c.f.Close(); err == nil {

@@ -120,6 +120,9 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newTail(),
 		a.newVerify(),
 		a.newReindex(),
+		a.newExport(),
+		a.newBackup(),
+		a.newRestore(),
 		bench.NewCommand(),
 	)
 	return root
