@@ -25,6 +25,7 @@ type verifyOptions struct {
 	receipt    string
 	logKey     string
 	checkpoint string
+	export     string // verify --export: an export bundle (exportverify.go)
 }
 
 func (a *app) newVerify() *cobra.Command {
@@ -59,14 +60,24 @@ and checks, trusting only the log key, that it is signed and that the log
 only grew since the newest checkpoint this client verified before (a
 consistency proof); a log that went back or forked fails. The key is
 pinned on first use (or given with --log-key) and the checkpoint
-remembered in --trust-dir, shared with 'logline get --verify'.`,
+remembered in --trust-dir, shared with 'logline get --verify'.
+
+With --export FILE (a bundle written by 'logline export', - for standard
+input) and --log-key KEYFILE, verify checks the export offline: the
+checkpoint's and the manifest's signatures, every entry's inclusion proof,
+hash and signature, the tenant's chain and the range, and that the bundle
+is complete; it reports what is proven and what is only attested.`,
 		Example: `  logline verify --data ./data
   logline verify --data ./data --json
   curl -s localhost:8420/log/key > log.key
   logline verify --receipt receipt.json --log-key log.key
-  logline verify --log --server https://ledger.example`,
+  logline verify --log --server https://ledger.example
+  logline verify --export acme.ndjson --log-key log.key`,
 		Args: noArgs,
 		RunE: run(func(cmd *cobra.Command, _ []string) error {
+			if o.export != "" {
+				return a.verifyExport(cmd.Context(), o)
+			}
 			if o.log {
 				return a.verifyLog(cmd.Context(), o)
 			}
@@ -82,6 +93,7 @@ remembered in --trust-dir, shared with 'logline get --verify'.`,
 	f.StringVar(&o.receipt, "receipt", "", "check this receipt offline instead of a data directory (needs --log-key)")
 	f.StringVar(&o.logKey, "log-key", "", "file with the log's verifier key(s), the text of GET /log/key")
 	f.StringVar(&o.checkpoint, "checkpoint", "", "file with the checkpoint note a receipt names by size only")
+	f.StringVar(&o.export, "export", "", "check this export bundle offline instead of a data directory (needs --log-key)")
 	f.BoolVar(&o.log, "log", false, "check the server's log only grew since the checkpoint this client verified before (with --server, --trust-dir)")
 	f.StringVar(&o.trustDir, "trust-dir", defaultTrustDir(), "with --log: where pinned log keys and verified checkpoints are kept")
 	o.serverFlags.register(cmd)
