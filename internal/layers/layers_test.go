@@ -32,6 +32,10 @@ var rules = map[string][]string{
 	"internal/export":            {"internal/durable", "internal/ledger", "internal/span", "internal/tlog"},
 	"internal/backup":            {"internal/checkpointlog", "internal/client", "internal/durable", "internal/ledger/segment", "internal/span", "internal/tlog"},
 	"internal/checkpointlog":     {"internal/durable"},
+
+	// PostgreSQL store (issue 4) and its test-database helper.
+	"internal/ledger/pgstore":        {"internal/ledger", "internal/span"},
+	"internal/ledger/pgstore/pgtest": {},
 }
 
 // external lists the third-party modules a package may use. Packages not

@@ -181,9 +181,14 @@ func appliedVersions(ctx context.Context, conn *pgx.Conn) ([]int, error) {
 
 // checkSchema fails unless the database is at exactly SchemaVersion.
 func checkSchema(ctx context.Context, conn *pgx.Conn) error {
-	var v *int32
-	err := conn.QueryRow(ctx, `SELECT CASE WHEN to_regclass('ledger.schema_migrations') IS NULL THEN NULL
-		ELSE (SELECT max(version) FROM ledger.schema_migrations) END`).Scan(&v)
+	var (
+		exists bool
+		v      *int32
+	)
+	err := conn.QueryRow(ctx, "SELECT to_regclass('ledger.schema_migrations') IS NOT NULL").Scan(&exists)
+	if err == nil && exists {
+		err = conn.QueryRow(ctx, "SELECT max(version) FROM ledger.schema_migrations").Scan(&v)
+	}
 	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
