@@ -70,15 +70,9 @@ type Keyring struct {
 // ErrWrongOrigin; unreadable or inconsistent files fail with
 // ErrCorruptKeys.
 func LoadOrCreateKeys(dir string, origin string, rand io.Reader, now func() time.Time) (*Keyring, error) {
-	if err := checkOrigin(origin); err != nil {
-		return nil, fmt.Errorf("log keys: %w", err)
-	}
-	k := &Keyring{dir: dir, origin: origin, rand: rand, now: now}
-	if k.rand == nil {
-		k.rand = cryptoRand()
-	}
-	if k.now == nil {
-		k.now = time.Now
+	k, err := newKeyring(dir, origin, rand, now)
+	if err != nil {
+		return nil, err
 	}
 	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log keys: %w", err)

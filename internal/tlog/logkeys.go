@@ -79,15 +79,9 @@ func (lk LogKeys) Text() []byte {
 // dir must not hold a manifest yet (an error wrapping fs.ErrExist
 // otherwise). rand and now default to crypto/rand.Reader and time.Now.
 func CreateKeysWithRetired(dir, origin string, retired []string, rand io.Reader, now func() time.Time) (*Keyring, error) {
-	if err := checkOrigin(origin); err != nil {
-		return nil, fmt.Errorf("log keys: %w", err)
-	}
-	k := &Keyring{dir: dir, origin: origin, rand: rand, now: now}
-	if k.rand == nil {
-		k.rand = cryptoRand()
-	}
-	if k.now == nil {
-		k.now = time.Now
+	k, err := newKeyring(dir, origin, rand, now)
+	if err != nil {
+		return nil, err
 	}
 	at := k.now().UTC()
 	for i := len(retired) - 1; i >= 0; i-- {
@@ -113,6 +107,22 @@ func CreateKeysWithRetired(dir, origin string, retired []string, rand io.Reader,
 	}
 	if err := k.addKeyLocked(); err != nil {
 		return nil, fmt.Errorf("log keys: create key in %s: %w", dir, err)
+	}
+	return k, nil
+}
+
+// newKeyring returns an empty Keyring of the log origin in dir, with the
+// default randomness and clock where rand and now are nil.
+func newKeyring(dir, origin string, rand io.Reader, now func() time.Time) (*Keyring, error) {
+	if err := checkOrigin(origin); err != nil {
+		return nil, fmt.Errorf("log keys: %w", err)
+	}
+	k := &Keyring{dir: dir, origin: origin, rand: rand, now: now}
+	if k.rand == nil {
+		k.rand = cryptoRand()
+	}
+	if k.now == nil {
+		k.now = time.Now
 	}
 	return k, nil
 }
