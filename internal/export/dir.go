@@ -91,15 +91,18 @@ func (d *Dir) Create(ctx context.Context, src Source, o Options) (Created, error
 		return Created{}, fmt.Errorf("exports: %w", err)
 	}
 	defer f.Abort()
-	cw := &countWriter{w: f}
-	m, err := Write(ctx, cw, src, o)
+	m, err := Write(ctx, f, src, o)
 	if err != nil {
 		return Created{}, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return Created{}, fmt.Errorf("exports: %w", err)
 	}
 	if err := f.Commit(); err != nil {
 		return Created{}, fmt.Errorf("exports: %w", err)
 	}
-	return Created{ID: id, Bytes: cw.n, Manifest: m}, nil
+	return Created{ID: id, Bytes: st.Size(), Manifest: m}, nil
 }
 
 // Open opens the bundle id. A malformed or unknown id gives an error
@@ -132,16 +135,4 @@ func (d *Dir) newID() (string, error) {
 func ValidID(id string) bool {
 	u, err := ulid.ParseStrict(id)
 	return err == nil && u.String() == id
-}
-
-// countWriter counts what passes through it.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -84,15 +83,8 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, r *http.Request) {
 	// An export ends (and leaves no file) when the server shuts down.
 	s.begin()
 	defer s.end()
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := s.stoppable(r.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stopping:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	c, err := s.exports.Create(ctx, exportSource{s.store, s.prover}, export.Options{
 		Tenant: req.tenant, Since: req.since, Until: req.until, Checkpoint: cp,
 		Origin: s.exportOrigin, Signer: s.exportSigner(),

@@ -243,6 +243,20 @@ func (s *Server) isStopping() bool {
 	}
 }
 
+// stoppable returns a context canceled with ctx or when Shutdown begins,
+// for work that must end at a clean point before the store closes.
+func (s *Server) stoppable(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 // nextID returns a fresh server-assigned id.
 func (s *Server) nextID() string {
 	s.idMu.Lock()

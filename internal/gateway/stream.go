@@ -66,15 +66,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := s.stoppable(r.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stopping:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 
 	next, end := s.streamFrom(ctx, w, rc, sp)
 	if s.isStopping() && end == endClientGone && r.Context().Err() == nil {
