@@ -120,6 +120,7 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newTail(),
 		a.newVerify(),
 		a.newReindex(),
+		a.newMigrate(),
 		a.newExport(),
 		a.newBackup(),
 		a.newRestore(),

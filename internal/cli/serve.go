@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +55,8 @@ type serveOptions struct {
 	shutdownTimeout time.Duration
 	indexCacheMB    int
 	logOrigin       string
+	store           string // PostgreSQL URL; "" is the embedded store in data
+	noMigrate       bool
 }
 
 func (a *app) newServe() *cobra.Command {
@@ -81,7 +82,14 @@ commit is covered by a checkpoint signed with it (GET /checkpoint); its
 public key is served at GET /log/key. --log-origin names the log once:
 without it an existing key directory keeps its origin and a new one gets
 "logline.local/" plus 12 random hex digits. The origin and key id are
-logged at start.`,
+logged at start.
+
+With --store postgres://USER@HOST/DB the ledger lives in PostgreSQL
+instead (docs/postgres.md): serve applies the schema migrations first
+(unless --no-migrate), takes the log's origin from the database (the
+first server records its own), keeps its own log key in DATA/keys and
+registers it, so GET /log/key lists every node's key. Several servers may
+share one database.`,
 		Example: `  logline serve
   logline serve --data /var/lib/logline --addr 0.0.0.0:8420
   logline serve --addr 127.0.0.1:0 --addr-file ./addr
@@ -98,6 +106,8 @@ logged at start.`,
 	_ = cmd.MarkFlagDirname("data")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight requests")
 	f.IntVar(&o.indexCacheMB, "index-cache-mb", segment.DefaultIndexCacheBytes>>20, "block cache of the index in MiB (every append looks up its id there)")
+	f.StringVar(&o.store, "store", "", "PostgreSQL URL (postgres://user@host/db) to keep the ledger in; default: the embedded store in --data")
+	f.BoolVar(&o.noMigrate, "no-migrate", false, "with --store: do not apply schema migrations on start (run 'logline migrate')")
 	f.StringVar(&o.logOrigin, "log-origin", "", "the log's name (first line of every checkpoint, name of its keys); default: the one in DATA/keys, else logline.local/<random>")
 	return cmd
 }
@@ -124,7 +134,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 
-	led, err := openLedger(ctx, o.data, o.logOrigin, int64(o.indexCacheMB)<<20, log)
+	led, err := openServeLedger(ctx, o, log)
 	if err != nil {
 		return err
 	}
@@ -150,7 +160,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Logger:   log,
 		Ready:    store.Ready,
 		Log:      store,
-		LogKeys:  keys.VerifierKeys,
+		LogKeys:  led.logKeys,
 		Receipts: receipts,
 		Exports:  &gateway.Exports{Dir: filepath.Join(o.data, exportsDirName), Origin: keys.Origin(), Signer: keys.Signer},
 	})
@@ -228,11 +238,9 @@ func openLogKeys(dir, origin string, rnd io.Reader) (*tlog.Keyring, *tlog.Guard,
 		case err == nil:
 			origin = existing
 		case errors.Is(err, fs.ErrNotExist):
-			var b [6]byte
-			if _, err := io.ReadFull(rnd, b[:]); err != nil {
-				return nil, nil, ioErrorf("generate a log origin: %w", err)
+			if origin, err = generateOrigin(rnd); err != nil {
+				return nil, nil, err
 			}
-			origin = generatedOriginPrefix + hex.EncodeToString(b[:])
 		case errors.Is(err, tlog.ErrCorruptKeys):
 			return nil, nil, failErrorf("refusing to start: %w", err)
 		default:
@@ -273,7 +281,9 @@ const exportsDirName = "exports"
 // serve opens it.
 type ledgerHandle struct {
 	keys  *tlog.Keyring
-	store *segment.Store
+	store servedStore
+	// logKeys lists the verifier keys for GET /log/key.
+	logKeys func() []string
 	// close closes the store, records the last tree signed (so the next
 	// start checks against it) and closes the checkpoint archive.
 	close func() error
@@ -339,5 +349,5 @@ func openLedger(ctx context.Context, data, origin string, indexCacheBytes int64,
 		}
 		return nil
 	}
-	return &ledgerHandle{keys: keys, store: store, close: closeStore}, nil
+	return &ledgerHandle{keys: keys, store: store, close: closeStore, logKeys: keys.VerifierKeys}, nil
 }
