@@ -47,12 +47,13 @@ const (
 	SectionStream   = "stream"
 	SectionMemory   = "memory"
 	SectionRecovery = "recovery"
+	SectionExport   = "export"
 	SectionPG       = "pg"
 )
 
 // Sections lists every section Config.Skip accepts.
 func Sections() []string {
-	return []string{SectionLatency, SectionReads, SectionStream, SectionMemory, SectionRecovery, SectionPG}
+	return []string{SectionLatency, SectionReads, SectionStream, SectionMemory, SectionRecovery, SectionExport, SectionPG}
 }
 
 // Config sizes a benchmark run. The zero value runs the full benchmark on
@@ -369,6 +370,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if cfg.skip(SectionRecovery) {
 		rep.Recovery.Skipped = "skipped"
 		rep.Proofs.Skipped = "skipped with the recovery section (it proves against that data)"
+		rep.Export.Skipped = "skipped with the recovery section (it exports that data)"
 	} else {
 		log.Info("bench: recovery", "spans", cfg.RecoverySpans)
 		quiet := slog.New(levelHandler{log.Handler(), slog.LevelError})
@@ -377,10 +379,19 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if err != nil {
 			rep.Recovery.Error = fail("recovery", err)
 			rep.Proofs.Skipped = "the recovery data could not be built"
+			rep.Export.Skipped = "the recovery data could not be built"
 		} else {
 			log.Info("bench: proof generation", "entries", cfg.RecoverySpans)
 			if rep.Proofs, err = measureProofs(ctx, segment.Config{Dir: dir, Logger: quiet}); err != nil {
 				rep.Proofs.Error = fail("proofs", err)
+			}
+			if cfg.skip(SectionExport) {
+				rep.Export.Skipped = "skipped"
+			} else {
+				log.Info("bench: tenant export and verify", "tenant", c.tenant(0), "entries", cfg.RecoverySpans)
+				if rep.Export, err = measureExport(ctx, segment.Config{Dir: dir, Logger: quiet}, work, c.tenant(0)); err != nil {
+					rep.Export.Error = fail("export", err)
+				}
 			}
 		}
 		if !cfg.Keep {

@@ -114,6 +114,11 @@ func TestRunSmall(t *testing.T) {
 		rc.IndexLag != cfg.RecoverySpans/10 || rc.TornBytes <= 0 {
 		t.Errorf("recovery: %+v", rc)
 	}
+	// The corpus has one tenant: the export holds every recovery entry.
+	if x := rep.Export; x.Error != "" || x.Skipped != "" || x.Entries == 0 || x.Entries > uint64(cfg.RecoverySpans) || x.Bytes <= 0 ||
+		x.WriteEntriesPerSec <= 0 || x.VerifyEntriesPerSec <= 0 {
+		t.Errorf("export: %+v", x)
+	}
 
 	mem := rep.Memory
 	if mem.Error != "" || mem.Skipped != "" || len(mem.Runs) != 2 {

@@ -16,6 +16,8 @@ const (
 	minMemoryCheckBytes  = 100_000_000
 	// Issue 3 ("Speed").
 	targetProofsPerSec = 50_000
+	// Issue 3, item 5: a tenant export of 1M spans.
+	targetExportPerSec = 100_000
 )
 
 // checks compares rep with the targets. A section that did not run, or
@@ -62,6 +64,10 @@ func checks(rep *Report) []Check {
 	if pr := rep.Proofs; pr.Error == "" && pr.Skipped == "" && pr.InclusionPerSec > 0 {
 		add("inclusion proof generation", fmt.Sprintf("≥ %s proofs/s", num(targetProofsPerSec)),
 			fmt.Sprintf("%s proofs/s (tree of %s)", num(pr.InclusionPerSec), num(float64(pr.Entries))), pr.InclusionPerSec >= targetProofsPerSec)
+	}
+	if x := rep.Export; x.Error == "" && x.Skipped == "" && x.Entries >= targetReopenSpans {
+		add("tenant export of 1M spans, write", fmt.Sprintf("≥ %s entries/s", num(targetExportPerSec)),
+			fmt.Sprintf("%s entries/s (verify %s entries/s)", num(x.WriteEntriesPerSec), num(x.VerifyEntriesPerSec)), x.WriteEntriesPerSec >= targetExportPerSec)
 	}
 	if m := rep.Memory; m.Error == "" && len(m.Runs) == 2 && m.Runs[0].PeakHeapBytes > 0 && m.Runs[1].BodyBytes >= minMemoryCheckBytes {
 		small, large := m.Runs[0], m.Runs[1]

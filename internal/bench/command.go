@@ -39,6 +39,9 @@ fdatasync — inside its own process, and measures over real HTTP:
   * peak heap while one large NDJSON body streams in (memory is bounded);
   * reopen time after a crash (torn tail, lagging index), after a clean
     close and with the index lost, on a data directory of --recovery-spans;
+  * a signed tenant export of that data directory (logline export): the
+    bundle written with every inclusion proof, then verified with the log
+    key (skip it with --skip export);
   * with --pg (default $LOGLINE_TEST_PG), the same spans into PostgreSQL's
     Blueprint4 table in a scratch schema bench_<pid> (dropped afterwards):
     one INSERT per span, multi-row INSERTs, and COPY.

@@ -20,6 +20,7 @@ type Report struct {
 	Stream   Throughput   `json:"stream"`
 	Recovery Recovery     `json:"recovery"`
 	Proofs   Proofs       `json:"proofs"`
+	Export   Export       `json:"export"`
 	Memory   MemoryReport `json:"memory"`
 	Postgres Postgres     `json:"postgres"`
 

@@ -124,6 +124,19 @@ func WriteTable(w io.Writer, rep Report) error {
 	}
 	p("")
 
+	x := rep.Export
+	p("TENANT EXPORT (store → signed bundle file → verify, no HTTP)")
+	switch {
+	case x.Skipped != "":
+		p("  skipped\t%s", x.Skipped)
+	case x.Error != "":
+		p("  FAILED\t%s", x.Error)
+	default:
+		p("  write (proofs, fsync, rename)\t%d entries of %s, %.0f MB\t%s entries/s\t%s MB/s\t%s s", x.Entries, x.Tenant, mb(x.Bytes), num(x.WriteEntriesPerSec), f1(x.WriteMBPerSec), f2(x.WriteSeconds))
+		p("  verify with the log key\t\t%s entries/s\t%s MB/s\t%s s", num(x.VerifyEntriesPerSec), f1(x.VerifyMBPerSec), f2(x.VerifySeconds))
+	}
+	p("")
+
 	mem := rep.Memory
 	p("MEMORY, ONE STREAMED NDJSON BODY\tbody\tspans\tspans/s\tMB/s\tbaseline heap\tpeak heap\tpeak Go memory\t")
 	if mem.Skipped != "" {
