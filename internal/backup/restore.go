@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/logline/logline/internal/checkpointlog"
@@ -72,11 +73,10 @@ type RestoreResult struct {
 //
 //  1. it verifies the backup completely (Verify) and checks the key
 //     choice; any problem refuses the restore before anything is written;
-//  2. it creates Data/keys — a copy of cfg.Keys, or a new key — and
-//     records the backup's checkpoint (size, root) in the key directory's
-//     last-signed.json, so that the restored server never signs another
-//     tree of that size (nor a smaller one: a partly written restore
-//     cannot be served);
+//  2. it creates Data/keys: first last-signed.json recording the backup's
+//     checkpoint (size, root), so that the restored server never signs
+//     another tree of that size (nor a smaller one: a partly written
+//     restore cannot be served), then a copy of cfg.Keys or a new key;
 //  3. it puts the backup's checkpoint notes into the checkpoint archive
 //     (Data/checkpoints, by the day each run took them);
 //  4. it writes the segments with segment.Restore (deterministic: the same
@@ -237,21 +237,30 @@ func checkKeyDir(dir string, cp tlog.Checkpoint, note []byte) error {
 	return nil
 }
 
-// restoreKeys writes Data/keys (a copy of cfg.Keys, or a new key that
-// keeps the backup's keys as retired) and records the backup's tree in its
-// guard.
+// restoreKeys writes Data/keys: first the guard's record of the backup's
+// tree, so that whatever a crash leaves of the restore is never served as
+// a smaller log; then a copy of cfg.Keys (its own, older record aside), or
+// a new key that keeps the backup's keys as retired.
 func (b *backupDir) restoreKeys(cfg RestoreConfig, res *RestoreResult) error {
 	dir := filepath.Join(cfg.Data, KeysDir)
 	origin := b.st.Origin
-	var (
-		keys *tlog.Keyring
-		err  error
-	)
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("restore keys: %w", err)
+	}
+	guard, err := tlog.OpenGuard(dir, origin)
+	if err != nil {
+		return fmt.Errorf("restore keys: %w", err)
+	}
+	if err := guard.Advance(b.st.Size, b.st.Root); err != nil {
+		return fmt.Errorf("restore keys: %w", err)
+	}
+	var keys *tlog.Keyring
 	if cfg.NewLogKey {
 		keys, err = tlog.CreateKeysWithRetired(dir, origin, b.keys.Keys, cfg.Rand, cfg.Now)
 		res.NewKey, res.RetiredKeys = true, len(b.keys.Keys)
 	} else {
-		if err := copyDir(cfg.Keys, dir); err != nil {
+		// checkKeyDir made sure its record is not ahead of the backup's.
+		if err := copyDir(cfg.Keys, dir, tlog.GuardFile); err != nil {
 			return err
 		}
 		keys, err = tlog.LoadOrCreateKeys(dir, origin, nil, nil)
@@ -261,19 +270,13 @@ func (b *backupDir) restoreKeys(cfg RestoreConfig, res *RestoreResult) error {
 	}
 	all := keys.Keys()
 	res.KeyID = all[len(all)-1].ID()
-	guard, err := tlog.OpenGuard(dir, origin)
-	if err != nil {
-		return fmt.Errorf("restore keys: %w", err)
-	}
-	if err := guard.Advance(b.st.Size, b.st.Root); err != nil {
-		return fmt.Errorf("restore keys: %w", err)
-	}
 	return nil
 }
 
-// copyDir copies the regular files of from (not temporary ones) to the new
-// directory to, mode 0700, each file 0600 and durable.
-func copyDir(from, to string) error {
+// copyDir copies the regular files of from (not temporary ones, nor
+// those named in skip) to the directory to (created with mode 0700), each
+// file 0600 and durable.
+func copyDir(from, to string, skip ...string) error {
 	ents, err := os.ReadDir(from)
 	if err != nil {
 		return fmt.Errorf("copy keys: %w", err)
@@ -282,7 +285,7 @@ func copyDir(from, to string) error {
 		return fmt.Errorf("copy keys: %w", err)
 	}
 	for _, e := range ents {
-		if !e.Type().IsRegular() || isTemp(e.Name()) {
+		if !e.Type().IsRegular() || isTemp(e.Name()) || slices.Contains(skip, e.Name()) {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(from, e.Name()))
