@@ -165,14 +165,18 @@ func (s *Store) writerConn(ctx context.Context) (*pgx.Conn, error) {
 
 // Statements of the commit transaction.
 const (
-	lockSQL     = `SELECT pg_advisory_xact_lock($1)`
-	stateSQL    = `SELECT size, root, origin, received_at FROM ledger.log_state`
+	lockSQL  = `SELECT pg_advisory_xact_lock($1)`
+	stateSQL = `SELECT size, root, origin, received_at FROM ledger.log_state`
+	// One primary-key probe per key: LIMIT 1 keeps the subquery a
+	// nested loop (a plain join may hash the whole table).
 	versionsSQL = `SELECT u.tenant_id, u.id, u.seq, u.log_index, u.curr_hash, u.prev_hash, u.received_at, u.leaf_hash
 		FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(tenant_id, id, seq)
-		JOIN ledger.universal_registry u ON u.id = k.id AND u.tenant_id = k.tenant_id AND u.seq = k.seq`
-	headsSQL = `SELECT t.tenant_id, h.curr_hash FROM unnest($1::text[]) AS t(tenant_id)
-		CROSS JOIN LATERAL (SELECT u.curr_hash FROM ledger.universal_registry u
-			WHERE u.tenant_id = t.tenant_id ORDER BY u.log_index DESC LIMIT 1) h`
+		CROSS JOIN LATERAL (SELECT * FROM ledger.universal_registry r
+			WHERE r.id = k.id AND r.tenant_id = k.tenant_id AND r.seq = k.seq LIMIT 1) u`
+	headsSQL   = `SELECT tenant_id, curr_hash FROM ledger.tenant_heads WHERE tenant_id = ANY($1)`
+	setHeadSQL = `INSERT INTO ledger.tenant_heads (tenant_id, curr_hash, log_index)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+		ON CONFLICT (tenant_id) DO UPDATE SET curr_hash = EXCLUDED.curr_hash, log_index = EXCLUDED.log_index`
 	latestSQL = `SELECT k.tenant_id, k.id, (SELECT max(u.seq) FROM ledger.universal_registry u
 			WHERE u.tenant_id = k.tenant_id AND u.id = k.id)
 		FROM unnest($1::text[], $2::text[]) AS k(tenant_id, id)`
@@ -194,6 +198,7 @@ type batchState struct {
 	added   map[tis]ledger.Result // versions new in this batch
 	latest  map[tid]uint64        // latest seq added in this batch
 	heads   map[string]span.Hash  // tenant chain heads
+	headAt  map[string]uint64     // log index of a head this batch added
 	pending []pendingConflict
 }
 
@@ -250,7 +255,7 @@ func (s *Store) commitBatch(ctx context.Context, reqs []*appendReq) (uint64, [32
 	var st logState
 	bs := &batchState{
 		stored: map[tis]ledger.Result{}, added: map[tis]ledger.Result{},
-		latest: map[tid]uint64{}, heads: map[string]span.Hash{},
+		latest: map[tid]uint64{}, heads: map[string]span.Hash{}, headAt: map[string]uint64{},
 	}
 	b.Queue(stateSQL).QueryRow(func(row pgx.Row) error {
 		var err error
@@ -327,6 +332,7 @@ func (s *Store) commitBatch(ctx context.Context, reqs []*appendReq) (uint64, [32
 			bs.added[k] = res
 			bs.latest[tid{sp.Tenant, sp.ID}] = sp.Seq
 			bs.heads[sp.Tenant] = sp.Hash
+			bs.headAt[sp.Tenant] = next
 			next++
 		}
 	}
@@ -355,9 +361,19 @@ func (s *Store) commitBatch(ctx context.Context, reqs []*appendReq) (uint64, [32
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ur_stage"}, registryColumns, pgx.CopyFromRows(rows)); err != nil {
 		return 0, root, false, fmt.Errorf("copy rows: %w", err)
 	}
+	var (
+		headT, headH []string
+		headI        []int64
+	)
+	for t, h := range bs.heads {
+		if i, ok := bs.headAt[t]; ok {
+			headT, headH, headI = append(headT, t), append(headH, h.String()), append(headI, int64(i))
+		}
+	}
 	b = &pgx.Batch{}
 	b.Queue(insertSQL)
 	b.Queue(`INSERT INTO ledger.tree_hashes (idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, hashIdx, hashVals)
+	b.Queue(setHeadSQL, headT, headH, headI)
 	b.Queue(`UPDATE ledger.log_state SET size = $1, root = $2, received_at = $3`, int64(next), root[:], now)
 	b.Queue(`INSERT INTO ledger.checkpoints (size, root) VALUES ($1, $2)`, int64(next), root[:])
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

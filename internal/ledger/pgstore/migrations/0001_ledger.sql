@@ -206,6 +206,15 @@ VALUES (0, decode('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b
 INSERT INTO ledger.checkpoints (size, root)
 VALUES (0, decode('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex'));
 
+-- Tenant chain heads: each tenant's last curr_hash (the next entry's
+-- prev_hash), kept by the commit transaction. Derived from the registry
+-- (its last row per tenant), kept apart so a commit reads it by key.
+CREATE TABLE ledger.tenant_heads (
+  tenant_id  text   PRIMARY KEY,
+  curr_hash  text   NOT NULL,
+  log_index  bigint NOT NULL
+);
+
 -- Log keys: every node's checkpoint verifier key ("origin+id+base64");
 -- GET /log/key lists them all.
 CREATE TABLE ledger.log_keys (
@@ -225,6 +234,8 @@ ALTER TABLE ledger.checkpoints ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger.checkpoints FORCE ROW LEVEL SECURITY;
 ALTER TABLE ledger.log_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger.log_state FORCE ROW LEVEL SECURITY;
+ALTER TABLE ledger.tenant_heads ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger.tenant_heads FORCE ROW LEVEL SECURITY;
 ALTER TABLE ledger.log_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger.log_keys FORCE ROW LEVEL SECURITY;
 
@@ -243,11 +254,14 @@ CREATE POLICY cp_system ON ledger.checkpoints
   USING (app.is_system()) WITH CHECK (app.is_system());
 CREATE POLICY ls_system ON ledger.log_state
   USING (app.is_system()) WITH CHECK (app.is_system());
+CREATE POLICY th_heads_system ON ledger.tenant_heads
+  USING (app.is_system()) WITH CHECK (app.is_system());
 CREATE POLICY lk_system ON ledger.log_keys
   USING (app.is_system()) WITH CHECK (app.is_system());
 
 -- Exactly the grants the application role needs: no UPDATE or DELETE on
--- the registry or the tree; the one mutable row is the log state.
+-- the registry or the tree; the mutable rows are the log state and the
+-- tenant chain heads.
 GRANT USAGE ON SCHEMA app, ledger TO logline_app;
 GRANT EXECUTE ON FUNCTION app.current_user_id(), app.current_tenant_id(), app.is_system() TO logline_app;
 GRANT SELECT, INSERT ON ledger.universal_registry TO logline_app;
@@ -256,6 +270,7 @@ GRANT SELECT, INSERT ON ledger.tree_hashes TO logline_app;
 GRANT SELECT, INSERT ON ledger.checkpoints TO logline_app;
 GRANT UPDATE (note) ON ledger.checkpoints TO logline_app;
 GRANT SELECT, UPDATE ON ledger.log_state TO logline_app;
+GRANT SELECT, INSERT, UPDATE ON ledger.tenant_heads TO logline_app;
 GRANT SELECT, INSERT ON ledger.log_keys TO logline_app;
 DO $$
 BEGIN
