@@ -122,6 +122,17 @@ func (p *prover) local(ctx context.Context, recs []record) ([]tlog.InclusionProo
 		p.mem = append(p.mem, hs...)
 	}
 	inner := func(idx uint64) ([][32]byte, error) {
+		if hi-lo == blockSize {
+			// A complete block is a perfect tree: the path is the sibling
+			// at each level, read straight from its stored hashes
+			// (ProveRecord finds the same ones, slower).
+			out := make([][32]byte, blockBits)
+			n := int64(idx - lo)
+			for level := range blockBits {
+				out[level] = p.mem[xtlog.StoredHashIndex(level, n>>level^1)]
+			}
+			return out, nil
+		}
 		path, err := xtlog.ProveRecord(int64(hi-lo), int64(idx-lo), &p.mem)
 		if err != nil {
 			return nil, fmt.Errorf("block proof of %d: %w", idx, err)
