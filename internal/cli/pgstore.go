@@ -126,23 +126,7 @@ func openPGLedger(ctx context.Context, o serveOptions, log *slog.Logger) (*ledge
 		return nil, pgError("open the ledger", o.store, err)
 	}
 	log.Info("ledger open", "store", redactURL(o.store), "entries", store.Size(), "took", time.Since(start).Round(time.Millisecond).String())
-	closeStore := func() error {
-		if err := store.Close(); err != nil {
-			log.Error("closing the ledger", "err", err)
-			return ioErrorf("close ledger: %w", err)
-		}
-		if c := store.Checkpoint(); c.Note != nil {
-			if err := signer.Record(c.Size, c.Root); err != nil {
-				log.Error("recording the last signed checkpoint", "err", err)
-				return ioErrorf("record last signed checkpoint: %w", err)
-			}
-		}
-		if err := archive.Close(); err != nil {
-			log.Error("closing the checkpoint archive", "err", err)
-			return ioErrorf("close checkpoint archive: %w", err)
-		}
-		return nil
-	}
+	closeStore := closeSignedStore(store, signer, archive, log)
 	logKeys := func() []string {
 		// Every node's key, so checkpoints from any node verify. The
 		// node's own keys answer when the database does not.
@@ -156,6 +140,30 @@ func openPGLedger(ctx context.Context, o serveOptions, log *slog.Logger) (*ledge
 		return ks
 	}
 	return &ledgerHandle{keys: keys, store: store, close: closeStore, logKeys: logKeys}, nil
+}
+
+// closeSignedStore returns serve's close for a store whose checkpoints
+// signer signs: close the store, record the last tree signed (so the next
+// start checks against it), close the checkpoint archive.
+func closeSignedStore(store servedStore, signer *tlog.GuardedSigner, archive *checkpointlog.Log, log *slog.Logger) func() error {
+	return func() error {
+		if err := store.Close(); err != nil {
+			log.Error("closing the ledger", "err", err)
+			return ioErrorf("close ledger: %w", err)
+		}
+		if c := store.Checkpoint(); c.Note != nil {
+			if err := signer.Record(c.Size, c.Root); err != nil {
+				log.Error("recording the last signed checkpoint", "err", err)
+				return ioErrorf("record last signed checkpoint: %w", err)
+			}
+		}
+		if err := archive.Close(); err != nil {
+			// The archive is an audit aid; the ledger itself is safe.
+			log.Error("closing the checkpoint archive", "err", err)
+			return ioErrorf("close checkpoint archive: %w", err)
+		}
+		return nil
+	}
 }
 
 // pgError classifies a PostgreSQL failure: a schema of another version is

@@ -330,24 +330,6 @@ func openLedger(ctx context.Context, data, origin string, indexCacheBytes int64,
 		return nil, ioErrorf("open ledger in %s: %w", data, err)
 	}
 	log.Info("ledger open", "data", data, "entries", store.Size(), "took", time.Since(start).Round(time.Millisecond).String())
-	closeStore := func() error {
-		if err := store.Close(); err != nil {
-			log.Error("closing the ledger", "err", err)
-			return ioErrorf("close ledger: %w", err)
-		}
-		// Record the last tree signed, so the next start checks against it.
-		if c := store.Checkpoint(); c.Note != nil {
-			if err := signer.Record(c.Size, c.Root); err != nil {
-				log.Error("recording the last signed checkpoint", "err", err)
-				return ioErrorf("record last signed checkpoint: %w", err)
-			}
-		}
-		if err := archive.Close(); err != nil {
-			// The archive is an audit aid; the ledger itself is safe.
-			log.Error("closing the checkpoint archive", "err", err)
-			return ioErrorf("close checkpoint archive: %w", err)
-		}
-		return nil
-	}
+	closeStore := closeSignedStore(store, signer, archive, log)
 	return &ledgerHandle{keys: keys, store: store, close: closeStore, logKeys: keys.VerifierKeys}, nil
 }

@@ -72,6 +72,29 @@ type Query struct {
 	Limit      int       // default 100, max 1000
 }
 
+// Matches reports whether entry e satisfies every filter of q (the
+// cursor and limit aside): the exact rule stores apply after narrowing a
+// query with their indexes. A span without entity_type has type "span";
+// Since and Until compare instants.
+func (q Query) Matches(e *span.Entry) bool {
+	et := e.EntityType
+	if et == "" {
+		et = span.DefaultEntityType
+	}
+	switch {
+	case e.Tenant != q.Tenant,
+		q.This != "" && e.This != q.This,
+		q.Who != "" && e.Who != q.Who,
+		q.Did != "" && e.Did != q.Did,
+		q.EntityType != "" && et != q.EntityType,
+		q.TraceID != "" && e.TraceID != q.TraceID,
+		!q.Since.IsZero() && e.When.Before(q.Since),
+		!q.Until.IsZero() && !e.When.Before(q.Until):
+		return false
+	}
+	return true
+}
+
 // Page is one page of query results. Implementations document their order
 // (the embedded store: docs/http-api.md, "Order"); a page may hold fewer
 // than Limit entries while Next is set.

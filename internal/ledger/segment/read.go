@@ -212,7 +212,7 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 		if err != nil {
 			return ledger.Page{}, err
 		}
-		if matches(e, q) {
+		if q.Matches(e) {
 			page.Entries = append(page.Entries, e)
 		}
 		if len(page.Entries) == limit || examined == scanBudget {
@@ -230,25 +230,6 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 		return ledger.Page{}, fmt.Errorf("query: %w", err)
 	}
 	return page, nil
-}
-
-func matches(e *span.Entry, q ledger.Query) bool {
-	et := e.EntityType
-	if et == "" {
-		et = span.DefaultEntityType
-	}
-	switch {
-	case e.Tenant != q.Tenant,
-		q.This != "" && e.This != q.This,
-		q.Who != "" && e.Who != q.Who,
-		q.Did != "" && e.Did != q.Did,
-		q.EntityType != "" && et != q.EntityType,
-		q.TraceID != "" && e.TraceID != q.TraceID,
-		!q.Since.IsZero() && e.When.Before(q.Since),
-		!q.Until.IsZero() && !e.When.Before(q.Until):
-		return false
-	}
-	return true
 }
 
 // Read calls fn with each parsed entry in [from, to).
