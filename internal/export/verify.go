@@ -45,8 +45,8 @@ type Report struct {
 func (r *Report) Proven() []string {
 	out := []string{
 		fmt.Sprintf("the checkpoint (tree size %d) is signed by the log key %s", r.CheckpointSize, r.CheckpointKey),
-		fmt.Sprintf("%d entries of tenant %s are unaltered leaves of that tree (%d inclusion proofs, curr_hash recomputed, %d client signatures valid)",
-			r.Entries, r.Tenant, r.Entries+b2u(r.Before)+b2u(r.After), r.Signed),
+		fmt.Sprintf("%d entries of tenant %s are unaltered leaves of that tree: %d inclusion proofs verified, every curr_hash recomputed, %s",
+			r.Entries, r.Tenant, r.Entries+b2u(r.Before)+b2u(r.After), signatures(r.Signed)),
 		"the entries form one unbroken piece of the tenant's hash chain, in log order, all received in the range",
 	}
 	if r.Before {
@@ -72,6 +72,13 @@ func (r *Report) Attested() []string {
 		what = "the tenant has no entry in the range or after it"
 	}
 	return []string{fmt.Sprintf("%s below log index %d (the checkpoint's size): the log says so in the signed manifest, the bundle cannot prove it", what, r.CheckpointSize)}
+}
+
+func signatures(n uint64) string {
+	if n == 0 {
+		return "no client signatures"
+	}
+	return fmt.Sprintf("%d client signatures verified", n)
 }
 
 func b2u(b bool) uint64 {

@@ -192,7 +192,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // reading at once (even from a stalled client), answers every complete line
 // it has read and ends with a summary carrying an "unavailable" error;
 // single-span appends already in Store.Append complete (Append is
-// synchronous and durable); /readyz answers 503; other new requests are
+// synchronous and durable); an export being written stops, leaves no
+// file and answers 503; /readyz answers 503; other new requests are
 // still served until the http.Server stops accepting them. The gateway
 // never closes the Store: its owner does, after Shutdown. Shutdown may be
 // called more than once.
