@@ -97,18 +97,9 @@ func openPGLedger(ctx context.Context, o serveOptions, log *slog.Logger) (*ledge
 	if o.logOrigin != "" && o.logOrigin != origin {
 		return nil, usageErrorf("--log-origin %q: the database records the origin %q; a log's origin is chosen once (omit --log-origin)", o.logOrigin, origin)
 	}
-	keys, guard, err := openLogKeys(keysDir, origin, rand.Reader)
+	keys, signer, archive, err := openSigning(o.data, origin, log)
 	if err != nil {
 		return nil, err
-	}
-	all := keys.Keys()
-	active := all[len(all)-1]
-	log.Info("log key", "origin", keys.Origin(), "key_id", active.ID(), "verifier", active.Verifier)
-
-	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
-	archive, err := checkpointlog.Open(checkpointlog.Config{Dir: filepath.Join(o.data, checkpointsDirName), Logger: log})
-	if err != nil {
-		return nil, ioErrorf("%w", err)
 	}
 	start := time.Now()
 	store, err := pgstore.Open(ctx, pgstore.Config{
@@ -140,6 +131,26 @@ func openPGLedger(ctx context.Context, o serveOptions, log *slog.Logger) (*ledge
 		return ks
 	}
 	return &ledgerHandle{keys: keys, store: store, close: closeStore, logKeys: logKeys}, nil
+}
+
+// openSigning opens what signs a server's checkpoints, all in the data
+// directory: the log keys (created on first use, named origin or as
+// recorded; the key is logged), the no-fork guard behind the signer, and
+// the checkpoint archive.
+func openSigning(data, origin string, log *slog.Logger) (*tlog.Keyring, *tlog.GuardedSigner, *checkpointlog.Log, error) {
+	keys, guard, err := openLogKeys(filepath.Join(data, keysDirName), origin, rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	all := keys.Keys()
+	active := all[len(all)-1]
+	log.Info("log key", "origin", keys.Origin(), "key_id", active.ID(), "verifier", active.Verifier)
+	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
+	archive, err := checkpointlog.Open(checkpointlog.Config{Dir: filepath.Join(data, checkpointsDirName), Logger: log})
+	if err != nil {
+		return nil, nil, nil, ioErrorf("%w", err)
+	}
+	return keys, signer, archive, nil
 }
 
 // closeSignedStore returns serve's close for a store whose checkpoints

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/logline/logline/internal/checkpointlog"
 	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
@@ -294,18 +292,9 @@ type ledgerHandle struct {
 // and the store, whose checkpoints it signs through the guard, and logs
 // the key and the store's size. Errors carry serve's exit codes.
 func openLedger(ctx context.Context, data, origin string, indexCacheBytes int64, log *slog.Logger) (*ledgerHandle, error) {
-	keys, guard, err := openLogKeys(filepath.Join(data, keysDirName), origin, rand.Reader)
+	keys, signer, archive, err := openSigning(data, origin, log)
 	if err != nil {
 		return nil, err
-	}
-	all := keys.Keys()
-	active := all[len(all)-1]
-	log.Info("log key", "origin", keys.Origin(), "key_id", active.ID(), "verifier", active.Verifier)
-
-	signer := tlog.NewGuardedSigner(keys, guard, time.Second, time.Now)
-	archive, err := checkpointlog.Open(checkpointlog.Config{Dir: filepath.Join(data, checkpointsDirName), Logger: log})
-	if err != nil {
-		return nil, ioErrorf("%w", err)
 	}
 	start := time.Now()
 	store, err := segment.Open(ctx, segment.Config{

@@ -72,6 +72,21 @@ type Query struct {
 	Limit      int       // default 100, max 1000
 }
 
+// Page sizes of Query.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// PageLimit returns the page size q asks for: Limit, DefaultLimit when it
+// is not positive, never more than MaxLimit.
+func (q Query) PageLimit() int {
+	if q.Limit <= 0 {
+		return DefaultLimit
+	}
+	return min(q.Limit, MaxLimit)
+}
+
 // Matches reports whether entry e satisfies every filter of q (the
 // cursor and limit aside): the exact rule stores apply after narrowing a
 // query with their indexes. A span without entity_type has type "span";
@@ -179,6 +194,32 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // ErrRange: a log index or tree size outside the log (or a proof request
 // whose sizes are not ordered).
 var ErrRange = errors.New("out of range")
+
+// CheckInclusion returns an error wrapping ErrRange unless
+// index < size <= logSize (an inclusion proof request).
+func CheckInclusion(index, size, logSize uint64) error {
+	if index >= size || size > logSize {
+		return fmt.Errorf("%w: entry %d in a tree of size %d (the log has %d entries)", ErrRange, index, size, logSize)
+	}
+	return nil
+}
+
+// CheckConsistency returns an error wrapping ErrRange unless
+// from <= to <= logSize (a consistency proof request).
+func CheckConsistency(from, to, logSize uint64) error {
+	if from > to || to > logSize {
+		return fmt.Errorf("%w: consistency from %d to %d (the log has %d entries)", ErrRange, from, to, logSize)
+	}
+	return nil
+}
+
+// CheckTreeSize returns an error wrapping ErrRange unless size <= logSize.
+func CheckTreeSize(size, logSize uint64) error {
+	if size > logSize {
+		return fmt.Errorf("%w: tree size %d, the log has %d entries", ErrRange, size, logSize)
+	}
+	return nil
+}
 
 // Checkpoint is a tree head of the log: its size, its RFC 6962 root, and the
 // signed note (C2SP tlog-checkpoint) the server signed for it.

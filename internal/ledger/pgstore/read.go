@@ -19,8 +19,6 @@ import (
 )
 
 const (
-	defaultLimit = 100
-	maxLimit     = 1000
 	// readChunk is how many entries one ReadRaw transaction fetches; the
 	// callback runs after the transaction, so a slow stream reader never
 	// holds one open.
@@ -106,11 +104,7 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 	if q.Tenant == "" {
 		return ledger.Page{}, errors.New("query: tenant is required")
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	limit = min(limit, maxLimit)
+	limit := q.PageLimit()
 	byTime := (q.This == "" && q.TraceID == "" && (q.EntityType == "" || q.EntityType == span.DefaultEntityType)) &&
 		(!q.Since.IsZero() || !q.Until.IsZero())
 	fp := fingerprint(q, byTime)

@@ -149,8 +149,8 @@ func (s *Store) TreeHash(ctx context.Context, size uint64) ([32]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return [32]byte{}, err
 	}
-	if size > s.Size() {
-		return [32]byte{}, fmt.Errorf("%w: tree size %d, the log has %d entries", ledger.ErrRange, size, s.Size())
+	if err := ledger.CheckTreeSize(size, s.Size()); err != nil {
+		return [32]byte{}, err
 	}
 	var h tlog.Hash
 	err := s.withHashes(ctx, func(r tlog.HashReader) error {
@@ -166,8 +166,8 @@ func (s *Store) InclusionProof(ctx context.Context, index, size uint64) ([32]byt
 	if err := ctx.Err(); err != nil {
 		return [32]byte{}, nil, err
 	}
-	if index >= size || size > s.Size() {
-		return [32]byte{}, nil, fmt.Errorf("%w: entry %d in a tree of size %d (the log has %d entries)", ledger.ErrRange, index, size, s.Size())
+	if err := ledger.CheckInclusion(index, size, s.Size()); err != nil {
+		return [32]byte{}, nil, err
 	}
 	var (
 		leaf  []tlog.Hash
@@ -195,8 +195,8 @@ func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([][32]by
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if from > to || to > s.Size() {
-		return nil, fmt.Errorf("%w: consistency from %d to %d (the log has %d entries)", ledger.ErrRange, from, to, s.Size())
+	if err := ledger.CheckConsistency(from, to, s.Size()); err != nil {
+		return nil, err
 	}
 	if from == 0 || from == to {
 		return [][32]byte{}, nil

@@ -16,8 +16,6 @@ import (
 )
 
 const (
-	defaultLimit = 100
-	maxLimit     = 1000
 	// scanBudget bounds the index keys one Query page examines, so that a
 	// selective filter on a large tenant answers quickly with a cursor.
 	scanBudget = 20000
@@ -165,11 +163,7 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 	if q.Tenant == "" {
 		return ledger.Page{}, errors.New("query: tenant is required")
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	limit = min(limit, maxLimit)
+	limit := q.PageLimit()
 	plan := planQuery(q)
 	lower := plan.lower
 	if q.Cursor != "" {
