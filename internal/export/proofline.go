@@ -16,14 +16,28 @@ const (
 )
 
 // appendProofLine appends the proof line of a record, with its newline:
-// {"<role>":<tlog.InclusionProof wire form>}.
+// {"<role>":<tlog.InclusionProof wire form>}. It writes the same bytes as
+// InclusionProof.MarshalJSON (a test holds them equal) without its
+// allocations: bundles hold millions of proof lines.
 func appendProofLine(b []byte, role string, p tlog.InclusionProof) []byte {
 	b = append(b, `{"`...)
 	b = append(b, role...)
-	b = append(b, `":`...)
-	j, _ := p.MarshalJSON() // never fails
-	b = append(b, j...)
-	return append(b, "}\n"...)
+	b = append(b, `":{"index":`...)
+	b = strconv.AppendUint(b, p.Index, 10)
+	b = append(b, `,"size":`...)
+	b = strconv.AppendUint(b, p.Size, 10)
+	b = append(b, `,"leaf_hash":"`...)
+	b = base64.StdEncoding.AppendEncode(b, p.LeafHash[:])
+	b = append(b, `","hashes":[`...)
+	for i, h := range p.Hashes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, h[:])
+		b = append(b, '"')
+	}
+	return append(b, "]}}\n"...)
 }
 
 // errProofLine is the reason every malformed proof line gives; the strict
