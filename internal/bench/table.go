@@ -132,8 +132,14 @@ func WriteTable(w io.Writer, rep Report) error {
 	case x.Error != "":
 		p("  FAILED\t%s", x.Error)
 	default:
-		p("  write (proofs, fsync, rename)\t%d entries of %s, %.0f MB\t%s entries/s\t%s MB/s\t%s s", x.Entries, x.Tenant, mb(x.Bytes), num(x.WriteEntriesPerSec), f1(x.WriteMBPerSec), f2(x.WriteSeconds))
-		p("  verify with the log key\t\t%s entries/s\t%s MB/s\t%s s", num(x.VerifyEntriesPerSec), f1(x.VerifyMBPerSec), f2(x.VerifySeconds))
+		share := func(v float64) string {
+			if v < 0 {
+				return ""
+			}
+			return fmt.Sprintf(", other processes %.0f%% of the cores", v*100)
+		}
+		p("  write (proofs, fsync, rename)\t%d entries of %s, %.0f MB\t%s entries/s\t%s MB/s\t%s s\t%s µs CPU per entry%s", x.Entries, x.Tenant, mb(x.Bytes), num(x.WriteEntriesPerSec), f1(x.WriteMBPerSec), f2(x.WriteSeconds), f1(x.WriteCPUMicros), share(x.WriteOtherShare))
+		p("  verify with the log key\t\t%s entries/s\t%s MB/s\t%s s\t%s µs CPU per entry%s", num(x.VerifyEntriesPerSec), f1(x.VerifyMBPerSec), f2(x.VerifySeconds), f1(x.VerifyCPUMicros), share(x.VerifyOtherShare))
 	}
 	p("")
 
