@@ -2,7 +2,9 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,6 +59,7 @@ func (c *Client) Stream(ctx context.Context, opts StreamOptions, fn func(line []
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 256<<10), maxEntryBytes)
+	sc.Split(scanEntryLines)
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(line) == 0 {
@@ -82,4 +85,20 @@ func (c *Client) Stream(ctx context.Context, opts StreamOptions, fn func(line []
 		return end, ctx.Err()
 	}
 	return end, nil
+}
+
+// scanEntryLines splits a stream into its lines, like bufio.ScanLines but
+// byte for byte (no "\r" dropped) and never returning bytes after the last
+// newline: the server ends every entry with one, so such bytes are an
+// entry the connection broke inside of. They end the scan with
+// io.ErrUnexpectedEOF, and the reader resumes after the last complete entry
+// (docs/http-api.md).
+func scanEntryLines(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return 0, nil, io.ErrUnexpectedEOF
+	}
+	return 0, nil, nil
 }
