@@ -351,20 +351,11 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 func (a *app) printExport(w io.Writer, r exportResult) {
-	rng := "every entry"
-	switch {
-	case r.Since != nil && r.Until != nil:
-		rng = "received in [" + *r.Since + ", " + *r.Until + ")"
-	case r.Since != nil:
-		rng = "received from " + *r.Since
-	case r.Until != nil:
-		rng = "received before " + *r.Until
-	}
 	where := r.Out
 	if where == "-" {
 		where = "standard output"
 	}
-	fmt.Fprintf(w, "exported    %d entries of tenant %s, %s\n", r.Entries, r.Tenant, rng)
+	fmt.Fprintf(w, "exported    %d entries of tenant %s, %s\n", r.Entries, r.Tenant, rangeText(r.Since, r.Until))
 	if r.FirstIndex != nil {
 		fmt.Fprintf(w, "log indexes %d to %d\n", *r.FirstIndex, *r.LastIndex)
 	}
@@ -380,4 +371,17 @@ func (a *app) printExport(w io.Writer, r exportResult) {
 	}
 	fmt.Fprintf(w, "checkpoint  tree size %d\n", r.CheckpointSize)
 	fmt.Fprintf(w, "written     %s (%s) in %.2fs\n", where, humanBytes(r.Bytes), r.Seconds)
+}
+
+// rangeText describes an export's range for people.
+func rangeText(since, until *string) string {
+	switch {
+	case since != nil && until != nil:
+		return "received in [" + *since + ", " + *until + ")"
+	case since != nil:
+		return "received from " + *since
+	case until != nil:
+		return "received before " + *until
+	}
+	return "every entry up to the checkpoint"
 }

@@ -164,16 +164,7 @@ func printExportVerify(w io.Writer, r exportVerifyResult) {
 		fmt.Fprintf(w, "  reason    %s\n", p.Reason)
 		return
 	}
-	rng := "every entry up to the checkpoint"
-	switch {
-	case r.Since != nil && r.Until != nil:
-		rng = "entries received in [" + *r.Since + ", " + *r.Until + ")"
-	case r.Since != nil:
-		rng = "entries received from " + *r.Since
-	case r.Until != nil:
-		rng = "entries received before " + *r.Until
-	}
-	fmt.Fprintf(w, "tenant      %s, %s\n", r.Tenant, rng)
+	fmt.Fprintf(w, "tenant      %s, %s\n", r.Tenant, rangeText(r.Since, r.Until))
 	if r.FirstIndex != nil {
 		fmt.Fprintf(w, "entries     %d (log indexes %d to %d), %d signed by clients\n", r.Entries, *r.FirstIndex, *r.LastIndex, r.Signed)
 	} else {
