@@ -99,7 +99,8 @@ func b2u(b bool) uint64 {
 //
 // A bundle that fails a check gives an *Error wrapping ErrInvalid that
 // names the line and, where one applies, the log index. Read errors and
-// ctx.Err() are returned as they are.
+// ctx.Err() are returned as they are. With an error the Report holds only
+// what was established before it (Bytes: how much was read).
 func Verify(ctx context.Context, r io.Reader, verifiers note.Verifiers, o VerifyOptions) (Report, error) {
 	if o.MaxLineBytes <= 0 {
 		o.MaxLineBytes = DefaultMaxLineBytes
