@@ -39,7 +39,15 @@ func TestGetVerify(t *testing.T) {
 		t.Fatalf("second verify: exit %d\n%s", code, out)
 	}
 
-	// Checkpoints the server could only have signed if it lied.
+	checkForgedTrust(t, data, trust, url, 5, "NOT VERIFIED", func(args ...string) (string, int) { return get(append([]string{"a"}, args...)...) })
+}
+
+// checkForgedTrust makes the client trust checkpoints that contradict the
+// server's log of logSize entries — signed with the log's own key, as only
+// a lying server could — and a foreign log key, and checks that run fails
+// each time with exit 1, the reason, and failWord in its output.
+func checkForgedTrust(t *testing.T, data, trust, url string, logSize uint64, failWord string, run func(args ...string) (string, int)) {
+	t.Helper()
 	origin, err := tlog.KeysOrigin(filepath.Join(data, "keys"))
 	if err != nil {
 		t.Fatal(err)
@@ -48,16 +56,15 @@ func TestGetVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(trust, serverDirName(url))
-	trusted := filepath.Join(dir, trustCheckpointFile)
+	trusted := filepath.Join(trust, serverDirName(url), trustCheckpointFile)
 	for _, tc := range []struct {
 		name string
 		size uint64
 		want string
 	}{
-		{"rollback", 100, "the log went back"},
-		{"fork", 5, "the log is forked"},
-		{"not a prefix", 4, "not an extension"},
+		{"replayed older checkpoint", logSize + 3, "the log went back"},
+		{"fork", logSize, "the log is forked"},
+		{"history rewritten", logSize - 1, "not an extension"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			note, err := tlog.SignCheckpoint(keys.Signer(), keys.Origin(), tc.size, [32]byte{9})
@@ -67,8 +74,11 @@ func TestGetVerify(t *testing.T) {
 			if err := os.WriteFile(trusted, note, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if out, code := get("a"); code != ExitFailed || !strings.Contains(out, tc.want) || !strings.Contains(out, "NOT VERIFIED") {
+			if out, code := run(); code != ExitFailed || !strings.Contains(out, tc.want) || !strings.Contains(out, failWord) {
 				t.Fatalf("got exit %d, want %d with %q:\n%s", code, ExitFailed, tc.want, out)
+			}
+			if got, _ := os.ReadFile(trusted); string(got) != string(note) {
+				t.Fatal("a failed check replaced the trusted checkpoint")
 			}
 		})
 	}
@@ -80,8 +90,10 @@ func TestGetVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 		keyFile := filepath.Join(t.TempDir(), "other.key")
-		os.WriteFile(keyFile, []byte(other.VerifierKeys()[0]+"\n"), 0o600)
-		if out, code := get("a", "--log-key", keyFile); code != ExitFailed || !strings.Contains(out, "does not verify with the trusted log key") {
+		if err := os.WriteFile(keyFile, []byte(other.VerifierKeys()[0]+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := run("--log-key", keyFile); code != ExitFailed || !strings.Contains(out, "does not verify with the trusted log key") {
 			t.Fatalf("got exit %d:\n%s", code, out)
 		}
 	})

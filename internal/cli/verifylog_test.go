@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/logline/logline/internal/tlog"
 )
 
 // TestVerifyLog: verify --log pins the key, remembers the checkpoint, and
@@ -41,53 +38,5 @@ func TestVerifyLog(t *testing.T) {
 		t.Fatalf("second: exit %d\n%s", code, out)
 	}
 
-	origin, err := tlog.KeysOrigin(filepath.Join(data, "keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := tlog.LoadOrCreateKeys(filepath.Join(data, "keys"), origin, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trusted := filepath.Join(trust, serverDirName(url), trustCheckpointFile)
-	for _, tc := range []struct {
-		name string
-		size uint64
-		want string
-	}{
-		{"replayed old checkpoint", 5, "the log went back"},
-		{"fork", 2, "the log is forked"},
-		{"history rewritten", 1, "not an extension"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// The client trusted a checkpoint the server's current log
-			// contradicts (signed by the log's own key).
-			note, err := tlog.SignCheckpoint(keys.Signer(), keys.Origin(), tc.size, [32]byte{7})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(trusted, note, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if out, code := vlog(); code != ExitFailed || !strings.Contains(out, "FAILED") || !strings.Contains(out, tc.want) {
-				t.Fatalf("exit %d, want 1 with %q\n%s", code, tc.want, out)
-			}
-			if got, _ := os.ReadFile(trusted); string(got) != string(note) {
-				t.Fatal("a failed check replaced the trusted checkpoint")
-			}
-		})
-	}
-	t.Run("foreign key", func(t *testing.T) {
-		other, err := tlog.LoadOrCreateKeys(t.TempDir(), keys.Origin(), nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyFile := filepath.Join(t.TempDir(), "other.key")
-		if err := os.WriteFile(keyFile, []byte(other.VerifierKeys()[0]+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if out, code := vlog("--log-key", keyFile); code != ExitFailed || !strings.Contains(out, "does not verify with the trusted log key") {
-			t.Fatalf("exit %d\n%s", code, out)
-		}
-	})
+	checkForgedTrust(t, data, trust, url, 2, "FAILED", vlog)
 }
