@@ -49,4 +49,16 @@
 // every PollInterval — reads log_state and publishes it: Size grows,
 // Wait returns, and the committed (size, root) is signed with this node's
 // key. Sizes are published and signed in increasing order only.
+//
+// # Verifying and importing
+//
+// Verify reads the whole ledger in one REPEATABLE READ snapshot (so it
+// may run beside serving nodes) and checks every row against its line,
+// the chains, the stored hashes, every checkpoint row (and its note, with
+// the keys of ledger.log_keys) and the log state; the first problem is a
+// *VerifyError naming the table, column and log index. Import writes a
+// ledger from entry lines (another store's) into an empty database in one
+// transaction under the commit lock, building each row from its line as
+// the writer does, and runs Verify's checks before COMMIT. Both build the
+// tree in memory with a frontier of stored hashes (frontier.go).
 package pgstore
