@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ type verifyOptions struct {
 	log        bool   // verify --log: the server's log only grew
 	trustDir   string // with --log
 	data       string
+	store      string // verify --store: a PostgreSQL ledger (verifystore.go)
 	json       bool
 	receipt    string
 	logKey     string
@@ -31,8 +33,8 @@ type verifyOptions struct {
 func (a *app) newVerify() *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify --data DIR",
-		Short: "Check a data directory offline: hashes, signatures, chains, Merkle roots, index",
+		Use:   "verify --data DIR | --store URL",
+		Short: "Check a ledger offline: hashes, signatures, chains, Merkle roots, index",
 		Long: `Check every byte of the embedded store in --data without changing it:
 every entry line is canonical (JCS), its curr_hash matches its content,
 its signature (if any) verifies, its log_index is dense and its prev_hash
@@ -66,9 +68,20 @@ With --export FILE (a bundle written by 'logline export', - for standard
 input) and --log-key KEYFILE, verify checks the export offline: the
 checkpoint's and the manifest's signatures, every entry's inclusion proof,
 hash and signature, the tenant's chain and the range, and that the bundle
-is complete; it reports what is proven and what is only attested.`,
+is complete; it reports what is proven and what is only attested.
+
+With --store postgres://USER@HOST/DB, verify checks the ledger in
+PostgreSQL instead (docs/postgres.md), in one snapshot, so servers may
+keep running: every row in log order (dense log_index; its line parses,
+hashes and verifies; every column agrees with the line; prev_hash links
+the tenant chains), the stored Merkle hashes, every row of the checkpoints
+table (the root at its size, the note signed by a registered node key),
+the log state and the chain heads. The problem names the table, column
+and log index. With --data DIR as well, that node's checkpoint archive and
+last-signed record are checked against the database's roots.`,
 		Example: `  logline verify --data ./data
   logline verify --data ./data --json
+  logline verify --store postgres://postgres@localhost/logline
   curl -s localhost:8420/log/key > log.key
   logline verify --receipt receipt.json --log-key log.key
   logline verify --log --server https://ledger.example
@@ -84,11 +97,15 @@ is complete; it reports what is proven and what is only attested.`,
 			if o.receipt != "" || o.logKey != "" || o.checkpoint != "" {
 				return a.verifyReceipt(o)
 			}
+			if o.store != "" {
+				return a.verifyStore(cmd.Context(), o, cmd.Flags().Changed("data"))
+			}
 			return a.verify(cmd.Context(), o)
 		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.data, "data", DefaultData, "data directory of the embedded store")
+	f.StringVar(&o.store, "store", "", "check the ledger in this PostgreSQL database (postgres://user@host/db) instead of --data")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.StringVar(&o.receipt, "receipt", "", "check this receipt offline instead of a data directory (needs --log-key)")
 	f.StringVar(&o.logKey, "log-key", "", "file with the log's verifier key(s), the text of GET /log/key")
@@ -103,12 +120,17 @@ is complete; it reports what is proven and what is only attested.`,
 
 // verifyProblem is the first bad entry or index key found.
 type verifyProblem struct {
-	Kind     string `json:"kind"` // "corrupt" (segments) or "index"
+	Kind     string `json:"kind"` // "corrupt" (segments, rows), "index" or "checkpoint"
 	File     string `json:"file,omitempty"`
 	Offset   *int64 `json:"offset,omitempty"`
 	LogIndex *int64 `json:"log_index,omitempty"`
 	Key      string `json:"key,omitempty"`
-	Reason   string `json:"reason"`
+	// With --store: the table and column that disagree, and the size of
+	// a checkpoint row that does.
+	Table          string  `json:"table,omitempty"`
+	Column         string  `json:"column,omitempty"`
+	CheckpointSize *uint64 `json:"checkpoint_size,omitempty"`
+	Reason         string  `json:"reason"`
 }
 
 // verifyResult is the JSON report of verify.
@@ -212,21 +234,24 @@ func (a *app) verify(ctx context.Context, o verifyOptions) error {
 	}
 	if res.Problem == nil {
 		res.Checkpoints = &cc
-		if cpProblem == nil {
-			cpProblem = checkSignedHeads(heads, rep.Entries, rep.Roots)
-		}
-		if cpProblem != nil {
-			res.OK, res.Problem = false, cpProblem
+		if p := headsProblem(cpProblem, heads, rep.Entries, rep.Roots); p != nil {
+			res.OK, res.Problem = false, p
 		}
 	}
-	if o.json {
+	return a.finishVerify(o.json, res, res.OK, func() { a.printVerify(res) })
+}
+
+// finishVerify writes a verify report, as JSON with asJSON or else with
+// print, and returns the command's result: exit 1 unless ok.
+func (a *app) finishVerify(asJSON bool, res any, ok bool, print func()) error {
+	if asJSON {
 		if err := writeJSON(a.io.Out, res); err != nil {
 			return err
 		}
 	} else {
-		a.printVerify(res)
+		print()
 	}
-	if !res.OK {
+	if !ok {
 		return silentFail(ExitFailed)
 	}
 	return nil
@@ -236,30 +261,15 @@ func (a *app) printVerify(r verifyResult) {
 	w := a.io.Out
 	fmt.Fprintf(w, "data        %s\n", r.Data)
 	fmt.Fprintf(w, "segments    %d (%s)\n", r.Segments, humanBytes(r.Bytes))
-	if r.Problem != nil {
-		p := r.Problem
-		fmt.Fprintf(w, "FAILED      the ledger does not verify\n")
+	if p := r.Problem; p != nil {
+		what := "acknowledged data is corrupt"
 		switch p.Kind {
 		case "index":
-			fmt.Fprintf(w, "  what      an index entry disagrees with the segments (rebuild it with 'logline reindex --data %s')\n", r.Data)
+			what = fmt.Sprintf("an index entry disagrees with the segments (rebuild it with 'logline reindex --data %s')", r.Data)
 		case "checkpoint":
-			fmt.Fprintf(w, "  what      the segments contradict a checkpoint the log signed\n")
-		default:
-			fmt.Fprintf(w, "  what      acknowledged data is corrupt\n")
+			what = "the segments contradict a checkpoint the log signed"
 		}
-		if p.File != "" {
-			fmt.Fprintf(w, "  file      %s\n", p.File)
-		}
-		if p.Offset != nil {
-			fmt.Fprintf(w, "  offset    %d\n", *p.Offset)
-		}
-		if p.LogIndex != nil {
-			fmt.Fprintf(w, "  log index %d\n", *p.LogIndex)
-		}
-		if p.Key != "" {
-			fmt.Fprintf(w, "  key       %s\n", p.Key)
-		}
-		fmt.Fprintf(w, "  reason    %s\n", p.Reason)
+		printVerifyProblem(w, p, what)
 		return
 	}
 	fmt.Fprintf(w, "entries     %d (%d signed) in %d tenant(s)\n", r.Entries, r.Signed, r.Tenants)
@@ -272,25 +282,40 @@ func (a *app) printVerify(r verifyResult) {
 		fmt.Fprintf(w, "index       not checked: %s\n", strings.TrimPrefix(r.IndexNote, "index not checked: "))
 	}
 	if c := r.Checkpoints; c != nil {
-		switch {
-		case !c.Checked:
-			fmt.Fprintf(w, "checkpoints not checked: %s\n", c.Note)
-		case c.Archived > 0:
-			fmt.Fprintf(w, "checkpoints %d archived (sizes %d..%d): signatures and roots match\n", c.Archived, c.MinSize, c.MaxSize)
-		default:
-			fmt.Fprintf(w, "checkpoints %s\n", c.Note)
-		}
-		if c.Guard {
-			fmt.Fprintf(w, "            the last-signed record matches\n")
-		}
-		if c.Torn != "" {
-			fmt.Fprintf(w, "warning     checkpoint archive: %s\n", c.Torn)
-		}
+		c.print(w, "checkpoints")
 	}
 	if r.TornTail != "" {
 		fmt.Fprintf(w, "warning     torn tail (never acknowledged; cut on the next start): %s\n", r.TornTail)
 	}
 	fmt.Fprintf(w, "OK          every hash, signature, chain link and commit root holds (%.2fs)\n", r.Seconds)
+}
+
+// printVerifyProblem prints the first problem verify found.
+func printVerifyProblem(w io.Writer, p *verifyProblem, what string) {
+	fmt.Fprintf(w, "FAILED      the ledger does not verify\n")
+	fmt.Fprintf(w, "  what      %s\n", what)
+	if p.File != "" {
+		fmt.Fprintf(w, "  file      %s\n", p.File)
+	}
+	if p.Offset != nil {
+		fmt.Fprintf(w, "  offset    %d\n", *p.Offset)
+	}
+	if p.Table != "" {
+		fmt.Fprintf(w, "  table     %s\n", p.Table)
+	}
+	if p.Column != "" {
+		fmt.Fprintf(w, "  column    %s\n", p.Column)
+	}
+	if p.CheckpointSize != nil {
+		fmt.Fprintf(w, "  size      %d (the checkpoint)\n", *p.CheckpointSize)
+	}
+	if p.LogIndex != nil {
+		fmt.Fprintf(w, "  log index %d\n", *p.LogIndex)
+	}
+	if p.Key != "" {
+		fmt.Fprintf(w, "  key       %s\n", p.Key)
+	}
+	fmt.Fprintf(w, "  reason    %s\n", p.Reason)
 }
 
 // receiptResult is the JSON report of verify --receipt.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -23,6 +24,24 @@ type checkpointCheck struct {
 	MaxSize  uint64 `json:"max_size,omitempty"`
 	Guard    bool   `json:"guard"` // last-signed.json was present and checked
 	Torn     string `json:"torn,omitempty"`
+}
+
+// print writes what c found, its first line labelled label.
+func (c *checkpointCheck) print(w io.Writer, label string) {
+	switch {
+	case !c.Checked:
+		fmt.Fprintf(w, "%-11s not checked: %s\n", label, c.Note)
+	case c.Archived > 0:
+		fmt.Fprintf(w, "%-11s %d archived (sizes %d..%d): signatures and roots match\n", label, c.Archived, c.MinSize, c.MaxSize)
+	default:
+		fmt.Fprintf(w, "%-11s %s\n", label, c.Note)
+	}
+	if c.Guard {
+		fmt.Fprintf(w, "            the last-signed record matches\n")
+	}
+	if c.Torn != "" {
+		fmt.Fprintf(w, "warning     checkpoint archive: %s\n", c.Torn)
+	}
 }
 
 // signedHead is one tree head the log is known to have signed.
@@ -98,6 +117,15 @@ func treeSizes(heads []signedHead) []uint64 {
 		out[i] = h.size
 	}
 	return out
+}
+
+// headsProblem is the problem with the signed heads: the one loading them
+// found, else the first that contradicts the roots the ledger gives.
+func headsProblem(loaded *verifyProblem, heads []signedHead, entries uint64, roots map[uint64][32]byte) *verifyProblem {
+	if loaded != nil {
+		return loaded
+	}
+	return checkSignedHeads(heads, entries, roots)
 }
 
 // checkSignedHeads compares every signed head with the roots the segments

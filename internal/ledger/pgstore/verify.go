@@ -199,6 +199,9 @@ func verifyTx(ctx context.Context, tx pgx.Tx, opts VerifyOptions) (VerifyReport,
 		for _, n := range opts.TreeSizes {
 			v.sizes[n] = true
 		}
+		if v.sizes[0] {
+			v.rep.Roots[0] = emptyRoot
+		}
 	}
 	if err := v.checkpointZero(); err != nil {
 		return v.rep, err
