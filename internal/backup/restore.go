@@ -14,7 +14,6 @@ import (
 
 	"github.com/logline/logline/internal/checkpointlog"
 	"github.com/logline/logline/internal/durable"
-	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/tlog"
 )
 
@@ -82,6 +81,8 @@ type RestoreResult struct {
 //  4. it writes the segments with segment.Restore (deterministic: the same
 //     backup and options give the same bytes) and builds the index.
 //
+// Steps 2–4 are Rebuild's.
+//
 // A failure after step 1 removes what was written (Data itself when
 // Restore created it). Errors: an *Error (ErrInvalid) for a backup that
 // does not verify, ErrTarget, ErrKeys, or the failing operation's.
@@ -89,17 +90,13 @@ func Restore(ctx context.Context, cfg RestoreConfig) (res RestoreResult, err err
 	if cfg.From == "" || cfg.Data == "" {
 		return res, errors.New("restore: From and Data are required")
 	}
-	if cfg.Keys != "" && cfg.NewLogKey {
-		return res, fmt.Errorf("%w: give a key directory or ask for a new log key, not both", ErrKeys)
-	}
-	if cfg.Keys == "" && !cfg.NewLogKey {
-		return res, fmt.Errorf("%w: the restored server needs the log's signing key: give a copy of the old data/keys directory, or ask for a new log key (the old keys stay published as retired, so old checkpoints keep verifying)", ErrKeys)
+	if err := checkKeyChoice(cfg.Keys, cfg.NewLogKey); err != nil {
+		return res, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	exists, err := checkTarget(cfg.Data)
-	if err != nil {
+	if _, err := checkTarget(cfg.Data); err != nil {
 		return res, err
 	}
 	start := time.Now()
@@ -109,7 +106,7 @@ func Restore(ctx context.Context, cfg RestoreConfig) (res RestoreResult, err err
 	}
 	cp, note := b.latest()
 	if cfg.Keys != "" {
-		if err := checkKeyDir(cfg.Keys, cp, note); err != nil {
+		if err := checkKeyDir(cfg.Keys, "this backup", cp.Origin, cp.Size, cp.Root, note); err != nil {
 			return res, err
 		}
 	}
@@ -119,27 +116,9 @@ func Restore(ctx context.Context, cfg RestoreConfig) (res RestoreResult, err err
 	res.VerifyTime = time.Since(start)
 
 	start = time.Now()
-	if !exists {
-		if err := durable.MkdirAll(cfg.Data, 0o755); err != nil {
-			return res, err
-		}
-	}
-	defer func() {
-		if err != nil {
-			if rerr := clearTarget(cfg.Data, exists); rerr != nil {
-				err = fmt.Errorf("%w (and removing the partial restore failed: %v)", err, rerr)
-			}
-		}
-	}()
-	if err := b.restoreKeys(cfg, &res); err != nil {
-		return res, err
-	}
 	archived := make([]checkpointlog.Archived, len(b.cps))
 	for i, ref := range b.st.Checkpoints {
 		archived[i] = checkpointlog.Archived{Day: ref.Taken, Size: ref.Size, Note: b.notes[i]}
-	}
-	if err := checkpointlog.WriteAll(filepath.Join(cfg.Data, ArchiveDir), archived); err != nil {
-		return res, err
 	}
 	r := newChunkReader(b.dir, b.st.Chunks)
 	defer r.close()
@@ -147,18 +126,21 @@ func Restore(ctx context.Context, cfg RestoreConfig) (res RestoreResult, err err
 	if cfg.WriteProgress != nil {
 		progress = func(n uint64) { cfg.WriteProgress(n, b.st.Size) }
 	}
-	sr, err := segment.Restore(ctx, cfg.Data, r.next, segment.RestoreOptions{
+	rb, err := Rebuild(ctx, RebuildConfig{
+		Data: cfg.Data, Keys: cfg.Keys, NewLogKey: cfg.NewLogKey,
+		Name: "this backup", Origin: b.st.Origin, VerifierKeys: b.keys.Keys, Size: b.st.Size, Root: b.st.Root, Note: note,
+		Archive: archived, Lines: r.next,
 		SegmentSize: cfg.SegmentSize, BatchEntries: cfg.BatchEntries, IndexCacheBytes: cfg.IndexCacheBytes,
-		Logger: cfg.Logger, Progress: progress,
+		Logger: cfg.Logger, Rand: cfg.Rand, Now: cfg.Now, Progress: progress,
 	})
+	if errors.Is(err, ErrChanged) {
+		return res, invalid(StateFile, 0, -1, "the backup changed while it was restored: %v", err)
+	}
 	if err != nil {
-		return res, fmt.Errorf("restore %s: %w", cfg.Data, err)
+		return res, err
 	}
-	if sr.Entries != b.st.Size || sr.Root != b.st.Root {
-		return res, invalid(StateFile, 0, -1, "the backup changed while it was restored: wrote %d entries with root %s, verified %d with root %s",
-			sr.Entries, b64(sr.Root), b.st.Size, b64(b.st.Root))
-	}
-	res.Segments, res.SegmentBytes = sr.Segments, sr.Bytes
+	res.Segments, res.SegmentBytes = rb.Segments, rb.SegmentBytes
+	res.KeyID, res.NewKey, res.RetiredKeys = rb.KeyID, rb.NewKey, rb.RetiredKeys
 	res.WriteTime = time.Since(start)
 	return res, nil
 }
@@ -203,73 +185,38 @@ func clearTarget(dir string, existed bool) error {
 	return nil
 }
 
-// checkKeyDir checks that dir holds the key directory of the log whose
-// latest backed-up checkpoint is cp, with a key that signed it, and that
-// its guard does not record a tree this backup contradicts.
-func checkKeyDir(dir string, cp tlog.Checkpoint, note []byte) error {
-	origin, err := tlog.KeysOrigin(dir)
+// checkKeyDir checks that dir holds the key directory of the log origin
+// (named name in messages), with a key that signed its latest checkpoint
+// note, and that its guard does not record a tree the log of size and
+// root contradicts.
+func checkKeyDir(dir, name, origin string, size uint64, root [32]byte, note []byte) error {
+	got, err := tlog.KeysOrigin(dir)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrKeys, dir, err)
 	}
-	if origin != cp.Origin {
-		return fmt.Errorf("%w: %s holds the keys of the log %q, the backup is of %q", ErrKeys, dir, origin, cp.Origin)
+	if got != origin {
+		return fmt.Errorf("%w: %s holds the keys of the log %q, %s is of %q", ErrKeys, dir, got, name, origin)
 	}
 	keys, err := tlog.LoadOrCreateKeys(dir, origin, nil, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrKeys, err)
 	}
 	if _, err := tlog.ParseCheckpoint(note, keys.Verifiers(), origin); err != nil {
-		return fmt.Errorf("%w: no key in %s signed the backup's checkpoint of size %d: %v", ErrKeys, dir, cp.Size, err)
+		return fmt.Errorf("%w: no key in %s signed the latest checkpoint of %s: %v", ErrKeys, dir, name, err)
 	}
 	guard, err := tlog.OpenGuard(dir, origin)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrKeys, err)
 	}
-	size, root, ok := guard.Last()
+	last, lastRoot, ok := guard.Last()
 	switch {
 	case !ok:
-	case size > cp.Size:
-		return fmt.Errorf("%w: %s records that the log already signed a tree of size %d, beyond this backup's %d: the restored server would sign other trees of those sizes (a fork). Restore a newer backup; to accept the loss of entries %d..%d anyway, remove %s from a copy of the directory (clients that saw those checkpoints will see the fork)",
-			ErrKeys, filepath.Join(dir, tlog.GuardFile), size, cp.Size, cp.Size, size-1, tlog.GuardFile)
-	case size == cp.Size && root != cp.Root:
-		return fmt.Errorf("%w: %s records another root for size %d than this backup's: the backup is of another history", ErrKeys, filepath.Join(dir, tlog.GuardFile), size)
+	case last > size:
+		return fmt.Errorf("%w: %s records that the log already signed a tree of size %d, beyond %s's %d: the restored server would sign other trees of those sizes (a fork). Restore a newer copy of the log; to accept the loss of entries %d..%d anyway, remove %s from a copy of the directory (clients that saw those checkpoints will see the fork)",
+			ErrKeys, filepath.Join(dir, tlog.GuardFile), last, name, size, size, last-1, tlog.GuardFile)
+	case last == size && lastRoot != root:
+		return fmt.Errorf("%w: %s records another root for size %d than %s's: it is of another history", ErrKeys, filepath.Join(dir, tlog.GuardFile), last, name)
 	}
-	return nil
-}
-
-// restoreKeys writes Data/keys: first the guard's record of the backup's
-// tree, so that whatever a crash leaves of the restore is never served as
-// a smaller log; then a copy of cfg.Keys (its own, older record aside), or
-// a new key that keeps the backup's keys as retired.
-func (b *backupDir) restoreKeys(cfg RestoreConfig, res *RestoreResult) error {
-	dir := filepath.Join(cfg.Data, KeysDir)
-	origin := b.st.Origin
-	if err := durable.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("restore keys: %w", err)
-	}
-	guard, err := tlog.OpenGuard(dir, origin)
-	if err != nil {
-		return fmt.Errorf("restore keys: %w", err)
-	}
-	if err := guard.Advance(b.st.Size, b.st.Root); err != nil {
-		return fmt.Errorf("restore keys: %w", err)
-	}
-	var keys *tlog.Keyring
-	if cfg.NewLogKey {
-		keys, err = tlog.CreateKeysWithRetired(dir, origin, b.keys.Keys, cfg.Rand, cfg.Now)
-		res.NewKey, res.RetiredKeys = true, len(b.keys.Keys)
-	} else {
-		// checkKeyDir made sure its record is not ahead of the backup's.
-		if err := copyDir(cfg.Keys, dir, tlog.GuardFile); err != nil {
-			return err
-		}
-		keys, err = tlog.LoadOrCreateKeys(dir, origin, nil, nil)
-	}
-	if err != nil {
-		return fmt.Errorf("restore keys: %w", err)
-	}
-	all := keys.Keys()
-	res.KeyID = all[len(all)-1].ID()
 	return nil
 }
 

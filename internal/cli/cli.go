@@ -121,6 +121,7 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newVerify(),
 		a.newReindex(),
 		a.newMigrate(),
+		a.newMigrateStore(),
 		a.newExport(),
 		a.newBackup(),
 		a.newRestore(),

@@ -201,7 +201,7 @@ func (a *app) exportLocal(ctx context.Context, o exportOptions, since, until tim
 		return failErrorf("export: %w", err)
 	}
 	if err := ledgerInUse(o.data); err != nil {
-		return err
+		return usageErrorf("export: %v\n  export through the server instead: logline export --server URL …", err)
 	}
 	log, err := a.quietLogger()
 	if err != nil {
@@ -242,7 +242,8 @@ func (a *app) exportLocal(ctx context.Context, o exportOptions, since, until tim
 	return nil
 }
 
-// ledgerInUse refuses a data directory whose index a running server holds.
+// ledgerInUse refuses a data directory whose index a running server
+// holds (the caller says what to do instead).
 // It probes the index's lock (Pebble's LOCK file in ledger/index, see
 // docs/storage.md) before anything is opened: opening the store's
 // companions (the checkpoint archive cuts a torn tail) next to a running
@@ -254,7 +255,7 @@ func ledgerInUse(data string) error {
 	}
 	l, err := vfs.Default.Lock(lockPath)
 	if err != nil {
-		return usageErrorf("export: the ledger in %s is in use by a running server (%v)\n  export through the server instead: logline export --server URL …", data, err)
+		return fmt.Errorf("the ledger in %s is in use by a running server (%v)", data, err)
 	}
 	return l.Close()
 }

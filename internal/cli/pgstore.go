@@ -41,7 +41,7 @@ func openServeLedger(ctx context.Context, o serveOptions, log *slog.Logger) (*le
 // checkStoreURL accepts a postgres:// or postgresql:// URL.
 func checkStoreURL(u string) error {
 	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
-		return usageErrorf("--store %q: want a postgres:// URL (without --store, serve uses the embedded store in --data)", redactURL(u))
+		return usageErrorf("--store %q: want a postgres:// URL (without --store, the embedded store in --data is used)", redactURL(u))
 	}
 	return nil
 }

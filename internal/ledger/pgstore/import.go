@@ -280,8 +280,14 @@ func (im *importer) finish() error {
 		switch {
 		case size > n:
 			return fmt.Errorf("%w: the imported log has a checkpoint of size %d, but only %d entries", ledger.ErrCorrupt, size, n)
+		case size == 0 && c.Root != emptyRoot:
+			return fmt.Errorf("%w: the imported log's checkpoint of size 0 has root %x, not the empty tree's", ledger.ErrCorrupt, c.Root[:])
+		case size == 0 && c.Note != nil:
+			// migrate wrote the empty tree's row; its note may be filled in.
+			b.Queue(`UPDATE ledger.checkpoints SET note = $1 WHERE size = 0 AND note IS NULL`, string(c.Note))
+			continue
 		case size == 0:
-			continue // migrate wrote the empty tree's row
+			continue
 		}
 		var note *string
 		if c.Note != nil {
