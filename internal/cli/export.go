@@ -14,10 +14,12 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/logline/logline/internal/client"
 	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/export"
+	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/span"
 	"github.com/logline/logline/internal/tlog"
@@ -26,6 +28,7 @@ import (
 type exportOptions struct {
 	serverFlags
 	data   string
+	store  string // PostgreSQL URL (exportstore.go)
 	tenant string
 	since  string
 	until  string
@@ -36,7 +39,7 @@ type exportOptions struct {
 func (a *app) newExport() *cobra.Command {
 	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --tenant T --out FILE [--since TIME] [--until TIME] [--server URL | --data DIR]",
+		Use:   "export --tenant T --out FILE [--since TIME] [--until TIME] [--server URL | --data DIR [--store URL]]",
 		Short: "Write a signed, self-contained export of one tenant's entries",
 		Long: `Write a signed export bundle of tenant T (docs/exports.md): its entries
 received in [--since, --until) (RFC 3339, since inclusive, until exclusive;
@@ -53,13 +56,21 @@ directory in use by a running server is refused (use --server). --data
 takes precedence over --server; to use --server where a configuration file
 sets data, pass --data ''.
 
+From a PostgreSQL ledger (--store URL --data DIR) the bundle is written
+directly from the database, running servers or not, as a node would
+write it: DIR is the data directory of a node of this log, whose key
+signs the tree head the database records (checked by the node's no-fork
+guard in DIR/keys, as serve does) and the manifest; the key is registered
+in the database if it is not yet.
+
 FILE is written atomically (it appears whole or not at all); --out -
 writes standard output. A progress bar is drawn on standard error when it
 is a terminal. A summary goes to standard output (standard error with
 --out -), as JSON with --json.`,
 		Example: `  logline export --tenant acme --out acme.ndjson
   logline export --tenant acme --since 2026-01-01T00:00:00Z --until 2026-02-01T00:00:00Z --out acme-jan.ndjson
-  logline export --data ./data --tenant acme --out - | gzip > acme.ndjson.gz`,
+  logline export --data ./data --tenant acme --out - | gzip > acme.ndjson.gz
+  logline export --store postgres://postgres@localhost/logline --data ./data --tenant acme --out acme.ndjson`,
 		Args: noArgs,
 		RunE: run(func(cmd *cobra.Command, _ []string) error {
 			return a.export(cmd.Context(), o)
@@ -67,7 +78,8 @@ is a terminal. A summary goes to standard output (standard error with
 	}
 	o.serverFlags.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.data, "data", "", "export from this stopped server's data directory instead of --server")
+	f.StringVar(&o.data, "data", "", "export from this stopped server's data directory instead of --server (with --store: a node's data directory, whose key signs the manifest)")
+	f.StringVar(&o.store, "store", "", "export from this PostgreSQL ledger (postgres://user@host/db; needs --data)")
 	f.StringVar(&o.tenant, "tenant", "", "the tenant to export (required)")
 	f.StringVar(&o.since, "since", "", "first received_at of the range (RFC 3339, inclusive)")
 	f.StringVar(&o.until, "until", "", "end of the range on received_at (RFC 3339, exclusive)")
@@ -132,9 +144,12 @@ func (a *app) export(ctx context.Context, o exportOptions) error {
 	}
 	defer abort()
 	start := time.Now()
-	if o.data != "" {
+	switch {
+	case o.store != "":
+		err = a.exportStore(ctx, o, since, until, out, &res)
+	case o.data != "":
 		err = a.exportLocal(ctx, o, since, until, out, &res)
-	} else {
+	default:
 		err = a.exportRemote(ctx, o, out, &res)
 	}
 	if err != nil {
@@ -193,12 +208,8 @@ func (a *app) exportLocal(ctx context.Context, o exportOptions, since, until tim
 	if err := checkDataDir(o.data); err != nil {
 		return err
 	}
-	keysDir := filepath.Join(o.data, keysDirName)
-	if _, err := tlog.KeysOrigin(keysDir); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return usageErrorf("export: --data %s has no log key (%s): a server never ran on it", o.data, keysDir)
-		}
-		return failErrorf("export: %w", err)
+	if _, err := exportKeysOrigin(o.data); err != nil {
+		return err
 	}
 	if err := ledgerInUse(o.data); err != nil {
 		return usageErrorf("export: %v\n  export through the server instead: logline export --server URL …", err)
@@ -211,22 +222,57 @@ func (a *app) exportLocal(ctx context.Context, o exportOptions, since, until tim
 	if err != nil {
 		return err
 	}
-	cp := led.store.Checkpoint()
+	return a.writeExport(ctx, exportSource{
+		store: led.store, checkpoint: led.store.Checkpoint(), origin: led.keys.Origin(), signer: led.keys.Signer(),
+		close: led.close, verify: "logline verify --data " + o.data,
+	}, o, since, until, out, res)
+}
+
+// exportKeysOrigin returns the origin of the log key in data/keys, which
+// signs the manifest of an export written locally.
+func exportKeysOrigin(data string) (string, error) {
+	keysDir := filepath.Join(data, keysDirName)
+	origin, err := tlog.KeysOrigin(keysDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", usageErrorf("export: --data %s has no log key (%s): a server never ran on it", data, keysDir)
+		}
+		return "", failErrorf("export: %w", err)
+	}
+	return origin, nil
+}
+
+// exportSource is an open store an export is written from, with the
+// signed checkpoint its proofs refer to and the log key that signs the
+// manifest.
+type exportSource struct {
+	store      export.Source
+	checkpoint ledger.Checkpoint
+	origin     string
+	signer     note.Signer
+	close      func() error
+	verify     string // the command that checks the store, for messages
+}
+
+// writeExport writes the bundle from src into out, closes src and fills
+// in res.
+func (a *app) writeExport(ctx context.Context, src exportSource, o exportOptions, since, until time.Time, out io.Writer, res *exportResult) error {
+	cp := src.checkpoint
 	bar := newProgress(a.io.Err, a.io.ErrTTY, int64(cp.Size), "export", false)
 	opts := export.Options{Tenant: o.tenant, Since: since, Until: until, Checkpoint: cp,
-		Origin: led.keys.Origin(), Signer: led.keys.Signer()}
+		Origin: src.origin, Signer: src.signer}
 	if bar != nil {
 		opts.Progress = func(done, _ uint64) { bar.set(int64(done)) }
 	}
 	cw := &countingWriter{w: out}
-	m, werr := export.Write(ctx, cw, led.store, opts)
+	m, werr := export.Write(ctx, cw, src.store, opts)
 	bar.done()
-	if cerr := led.close(); werr == nil {
+	if cerr := src.close(); werr == nil {
 		werr = cerr
 	}
 	if werr != nil {
 		if errors.Is(werr, export.ErrSource) {
-			return failErrorf("export: %w\n  run 'logline verify --data %s'", werr, o.data)
+			return failErrorf("export: %w\n  run '%s'", werr, src.verify)
 		}
 		if errors.Is(werr, context.Canceled) {
 			return werr
