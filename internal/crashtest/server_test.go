@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,13 +61,14 @@ func (b *syncBuffer) String() string {
 // the fallback when the address file is not there.
 var listeningRE = regexp.MustCompile(`listening on http://(127\.0\.0\.1:[0-9]+)`)
 
-// spawn starts `logline serve` on dir without waiting for it to listen.
-// t.Cleanup kills it if the test leaves it running.
-func spawn(t *testing.T, dir string) *server {
+// spawn starts `logline serve` on dir (with the extra flags, e.g.
+// --store) without waiting for it to listen. t.Cleanup kills it if the
+// test leaves it running.
+func spawn(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	s := &server{dir: dir, out: new(syncBuffer), exited: make(chan struct{})}
-	s.cmd = exec.Command(binPath, "serve", "--data", dir, "--addr", "127.0.0.1:0", "--addr-file", addrFile)
+	s.cmd = exec.Command(binPath, append([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, extra...)...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out
 	s.cmd.Env = append(os.Environ(), "LOGLINE_LOG_LEVEL=info")
@@ -89,10 +89,11 @@ func spawn(t *testing.T, dir string) *server {
 	return s
 }
 
-// startServer starts serve on dir and waits until it listens.
-func startServer(t *testing.T, dir string) *server {
+// startServer starts serve on dir (with the extra flags) and waits until
+// it listens.
+func startServer(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
-	s := spawn(t, dir)
+	s := spawn(t, dir, extra...)
 	if err := s.waitListening(startTimeout); err != nil {
 		t.Fatalf("serve --data %s did not start: %v\noutput:\n%s", dir, err, s.out)
 	}
@@ -223,18 +224,7 @@ func (s *server) logRecords(msg string) []logRecord {
 // combined output.
 func runVerify(t *testing.T, dir string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, "verify", "--data", dir)
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("logline verify --data %s: no result within %v", dir, cmdTimeout)
-	}
-	code := exitCode(err)
-	if code < 0 {
-		t.Fatalf("logline verify --data %s: %v\n%s", dir, err, out)
-	}
-	return code, string(out)
+	return runLogline(t, "verify", "--data", dir)
 }
 
 // verifyOK requires `logline verify --data dir` to pass and reports
