@@ -246,6 +246,9 @@ func TestVerifyTampered(t *testing.T) {
 		{"chain head", func(t *testing.T, url string) {
 			superuser(t, url, `UPDATE ledger.tenant_heads SET log_index = 3 WHERE tenant_id = 'bake'`)
 		}, tableHeads, "", 39, false},
+		{"chain head deleted", func(t *testing.T, url string) {
+			superuser(t, url, `DELETE FROM ledger.tenant_heads WHERE tenant_id = 'acme'`)
+		}, tableHeads, "", 19, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
