@@ -293,7 +293,7 @@ func openDirSource(ctx context.Context, dir string, log *slog.Logger) (*migratio
 func openPGSource(ctx context.Context, url string, log *slog.Logger) (*migrationSource, error) {
 	origin, err := pgstore.ClaimOrigin(ctx, url, "")
 	if err != nil {
-		return nil, pgError("migrate-store: read the log origin", url, err)
+		return nil, pgError("migrate-store", url, err)
 	}
 	if origin == "" {
 		return nil, usageErrorf("migrate-store: %s records no log origin: no server ever ran on it", redactURL(url))
@@ -500,7 +500,7 @@ func (a *app) printMigrateStore(r migrateStoreResult, o migrateStoreOptions, toP
 	w := a.io.Out
 	fmt.Fprintf(w, "from        %s (log %s): %d entries, merkle root %s\n", r.From, r.Origin, r.Entries, r.SourceRoot)
 	fmt.Fprintf(w, "to          %s: %d entries, merkle root %s\n", r.To, r.Entries, r.CopyRoot)
-	fmt.Fprintf(w, "copied      %d entry lines (%s) byte for byte in %.2fs\n", r.Entries, humanBytes(r.Bytes), r.Seconds)
+	fmt.Fprintf(w, "copied      %d entry lines (%s) byte for byte; copied and verified in %.2fs\n", r.Entries, humanBytes(r.Bytes), r.Seconds)
 	if r.CheckpointSize != nil {
 		fmt.Fprintf(w, "checkpoint  the source's latest signed checkpoint (size %d) verifies against the copy\n", *r.CheckpointSize)
 	} else {
