@@ -154,14 +154,7 @@ func rangeBound(t time.Time) *string {
 func printExportVerify(w io.Writer, r exportVerifyResult) {
 	fmt.Fprintf(w, "export      %s (%s)\n", r.File, humanBytes(r.Bytes))
 	if p := r.Problem; p != nil {
-		fmt.Fprintf(w, "FAILED      the export does not verify\n")
-		if p.Line > 0 {
-			fmt.Fprintf(w, "  line      %d\n", p.Line)
-		}
-		if p.LogIndex != nil {
-			fmt.Fprintf(w, "  log index %d\n", *p.LogIndex)
-		}
-		fmt.Fprintf(w, "  reason    %s\n", p.Reason)
+		printProblem(w, "the export does not verify", "", &verifyProblem{Line: p.Line, LogIndex: p.LogIndex, Reason: p.Reason})
 		return
 	}
 	fmt.Fprintf(w, "tenant      %s, %s\n", r.Tenant, rangeText(r.Since, r.Until))

@@ -185,15 +185,7 @@ func (a *app) restore(ctx context.Context, from string, o restoreOptions) error 
 func (a *app) printRestore(r restoreResult, o restoreOptions) {
 	w := a.io.Out
 	if p := r.Problem; p != nil {
-		fmt.Fprintf(w, "FAILED      the backup does not verify; nothing was written\n")
-		fmt.Fprintf(w, "  file      %s\n", p.File)
-		if p.Line > 0 {
-			fmt.Fprintf(w, "  line      %d\n", p.Line)
-		}
-		if p.LogIndex != nil {
-			fmt.Fprintf(w, "  log index %d\n", *p.LogIndex)
-		}
-		fmt.Fprintf(w, "  reason    %s\n", p.Reason)
+		printProblem(w, "the backup does not verify; nothing was written", "", &verifyProblem{File: p.File, Line: p.Line, LogIndex: p.LogIndex, Reason: p.Reason})
 		return
 	}
 	fmt.Fprintf(w, "verified    %s: %d entries (%d signed) of %d tenant(s) in %d chunk(s), %s, in %.2fs\n",

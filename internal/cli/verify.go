@@ -122,6 +122,7 @@ last-signed record are checked against the database's roots.`,
 type verifyProblem struct {
 	Kind     string `json:"kind"` // "corrupt" (segments, rows), "index" or "checkpoint"
 	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"` // 1-based, in File
 	Offset   *int64 `json:"offset,omitempty"`
 	LogIndex *int64 `json:"log_index,omitempty"`
 	Key      string `json:"key,omitempty"`
@@ -292,10 +293,22 @@ func (a *app) printVerify(r verifyResult) {
 
 // printVerifyProblem prints the first problem verify found.
 func printVerifyProblem(w io.Writer, p *verifyProblem, what string) {
-	fmt.Fprintf(w, "FAILED      the ledger does not verify\n")
-	fmt.Fprintf(w, "  what      %s\n", what)
+	printProblem(w, "the ledger does not verify", what, p)
+}
+
+// printProblem prints a failed check — the headline, what failed when
+// known, and every known part of where — for verify, verify --export and
+// restore alike.
+func printProblem(w io.Writer, headline, what string, p *verifyProblem) {
+	fmt.Fprintf(w, "FAILED      %s\n", headline)
+	if what != "" {
+		fmt.Fprintf(w, "  what      %s\n", what)
+	}
 	if p.File != "" {
 		fmt.Fprintf(w, "  file      %s\n", p.File)
+	}
+	if p.Line > 0 {
+		fmt.Fprintf(w, "  line      %d\n", p.Line)
 	}
 	if p.Offset != nil {
 		fmt.Fprintf(w, "  offset    %d\n", *p.Offset)
