@@ -31,6 +31,10 @@ const (
 	// placeholderID stands in for an id while a span is decoded only to
 	// learn its tenant.
 	placeholderID = "s_00000000000000000000000000"
+	// drainGrace bounds how long an NDJSON ingest stopped by a shutdown
+	// waits for a blocked body read, and then reads and drops the rest of
+	// the body (see ingestNDJSON).
+	drainGrace = time.Second
 )
 
 // ingestMode is what the Content-Type of an ingest request asks for.
@@ -330,11 +334,14 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 	wg.Go(func() { readErr = s.readLines(ctx, r.Body, items) })
 	wg.Go(func() { s.batchAndDecode(ctx, p, items, batches) })
 	wg.Go(func() {
-		// On shutdown, unblock a reader waiting for a slow client: the
+		// On shutdown, unblock a reader waiting for a stalled client: the
 		// lines read so far are answered, the summary says why it stopped.
+		// A reader whose client is sending sees the shutdown at its next
+		// line (readLines) well before the deadline, and leaves the body
+		// readable for the drain below.
 		select {
 		case <-s.stopping:
-			_ = rc.SetReadDeadline(time.Now())
+			_ = rc.SetReadDeadline(time.Now().Add(drainGrace))
 		case <-ctx.Done():
 		}
 	})
@@ -448,6 +455,15 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 		Summary *ndSummary `json:"summary"`
 	}{&sum})
 	s.writeChunk(w, rc, append(line, '\n'))
+	if errors.Is(readErr, errShuttingDown) {
+		// The body was left unread at a line boundary. Closing a
+		// connection with unread input sends a TCP reset, which makes the
+		// client's kernel drop whatever of this answer it has not read
+		// yet — a slow client would lose results of spans that are
+		// stored. Read and drop the rest of the body first, for a moment.
+		_ = rc.SetReadDeadline(time.Now().Add(drainGrace))
+		_, _ = io.Copy(io.Discard, r.Body)
+	}
 	if sum.Error != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway: NDJSON ingest ended early",
 			slog.String("code", sum.Error.Code), slog.Int("lines", sum.Lines))
