@@ -31,20 +31,6 @@ func validToken(s string) bool {
 	return true
 }
 
-// validTenant reports whether s is a tenant name: [a-z0-9_-]{1,64}.
-func validTenant(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // idempotentID is the id given to a span without one when the request
 // carries an idempotency key: "s_" + the first 26 characters of the
 // lower-case, unpadded base32 of SHA-256("<tenant>|<key>|<line>"), where

@@ -89,7 +89,7 @@ func parseIngestParams(r *http.Request) (ingestParams, error) {
 	}
 	if vs, ok := q["tenant"]; ok {
 		p.tenant = vs[0]
-		if len(vs) > 1 || !validTenant(p.tenant) {
+		if len(vs) > 1 || !span.ValidTenant(p.tenant) {
 			return p, paramProblem(codeInvalidParameter, "tenant", "tenant must be one value matching [a-z0-9_-]{1,64}")
 		}
 	}

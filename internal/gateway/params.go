@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/span"
 )
 
 // Query limits of GET /spans.
@@ -57,7 +58,7 @@ func (p params) tenant(required bool) (string, error) {
 		}
 		return "", nil
 	}
-	if !validTenant(v) {
+	if !span.ValidTenant(v) {
 		return "", paramProblem(codeInvalidParameter, "tenant", "tenant must match [a-z0-9_-]{1,64}")
 	}
 	return v, nil

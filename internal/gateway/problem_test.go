@@ -212,7 +212,7 @@ func TestValidTenant(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.in), func(t *testing.T) {
-			if got := validTenant(tt.in); got != tt.want {
+			if got := span.ValidTenant(tt.in); got != tt.want {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
