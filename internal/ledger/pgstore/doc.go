@@ -18,7 +18,8 @@
 //	                    leaf and what the stream serves. Append-only
 //	                    (triggers refuse UPDATE, DELETE, TRUNCATE).
 //	visible_timeline    the view, `at` as "when" (security_invoker)
-//	tree_hashes         x/mod/sumdb/tlog stored hashes: idx → 32 bytes
+//	tree_hash_runs      x/mod/sumdb/tlog stored hashes, up to 64
+//	                    consecutive ones a row: first idx → 32 bytes each
 //	checkpoints         size (primary key) → root, note
 //	log_state           one row: size, root, origin, last received_at
 //	tenant_heads        tenant → last curr_hash (the next prev_hash)
@@ -33,18 +34,23 @@
 //
 // Every transaction begins with setupSQL: SET LOCAL ROLE logline_app and
 // the app.* identity, all transaction-local. Appends go to one writer
-// goroutine per Store, which commits each batch in one transaction under
-// pg_advisory_xact_lock (so log_index stays dense and there is one tree
-// across nodes): read state, versions and chain heads; build lines and
-// stored hashes; COPY into a temporary staging table and INSERT … SELECT
-// (COPY FROM is refused on RLS tables); update state and heads; insert the
-// checkpoint row; COMMIT. Nothing is acknowledged or signed before COMMIT
-// succeeds.
+// goroutine per Store, which commits each batch in one transaction (a
+// flight, writer.go) under the commit lock, an advisory lock that keeps
+// log_index dense and one tree across nodes: read state, versions and
+// chain heads; build lines and stored hashes; COPY into a temporary
+// staging table and INSERT … SELECT (COPY FROM is refused on RLS tables);
+// update state and heads; insert the checkpoint row; COMMIT. Flights
+// overlap: the next one is built on the plan of the one committing and
+// staged on a second connection, and queues its writes behind the lock,
+// which is released just before COMMIT; ledger.expect_log_state makes it
+// wait for that COMMIT and fail unless the log is where it was built.
+// Nothing is acknowledged or signed before COMMIT succeeds, and flights
+// are answered in log order.
 //
 // # Following other nodes
 //
-// A statement-level trigger notifies channel timeline_updates with the
-// last log index inserted (never the row: NOTIFY payloads stop at 8000
+// The commit transaction notifies channel timeline_updates with the last
+// log index it inserted (never the row: NOTIFY payloads stop at 8000
 // bytes). Each Store listens, and on a notification past its size — or
 // every PollInterval — reads log_state and publishes it: Size grows,
 // Wait returns, and the committed (size, root) is signed with this node's

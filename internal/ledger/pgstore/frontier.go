@@ -8,7 +8,7 @@ import (
 
 // frontier builds the Merkle tree of a log read from index 0 in memory,
 // for Verify and Import: the tlog stored hashes each entry adds (to
-// compare with or write to ledger.tree_hashes) and the root at any size
+// compare with or write to ledger.tree_hash_runs) and the root at any size
 // reached. It keeps only the hashes later entries and roots can still
 // read: those of the subtrees the last prune left complete and
 // unsiblinged (at most 64), plus whatever was added since.

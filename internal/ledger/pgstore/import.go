@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,9 +132,9 @@ type importer struct {
 	cps   map[uint64]ledger.Checkpoint // opts.Checkpoints by size
 	last  time.Time                    // received_at of the last entry
 
-	rows     [][]any
-	hashIdx  []int64
-	hashVals [][]byte
+	rows      [][]any
+	hashFirst int64       // stored-hash index of hashes[0]
+	hashes    []tlog.Hash // the chunk's stored hashes
 }
 
 // importInsertSQL moves the staged rows into the registry.
@@ -152,7 +153,9 @@ func (im *importer) begin() error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", commitLockKey); err != nil {
 		return fmt.Errorf("import: take the commit lock: %w", err)
 	}
-	st, err := readState(ctx, tx)
+	// FOR UPDATE: a server releases the commit lock just before its
+	// COMMIT; this waits for that COMMIT.
+	st, err := scanState(tx.QueryRow(ctx, stateSQL+" FOR UPDATE"))
 	if err != nil {
 		return err
 	}
@@ -218,10 +221,10 @@ func (im *importer) add(line []byte) error {
 	if err != nil {
 		return err
 	}
-	for i, h := range hashes {
-		im.hashIdx = append(im.hashIdx, first+int64(i))
-		im.hashVals = append(im.hashVals, bytes.Clone(h[:]))
+	if len(im.hashes) == 0 {
+		im.hashFirst = first
 	}
+	im.hashes = append(im.hashes, hashes...)
 	im.rows = append(im.rows, row(&e.Span, n, e.PrevHash, e.ReceivedAt, leaf, line))
 	im.heads[e.Tenant] = chainHead{hash: e.Hash, index: n}
 	im.last = e.ReceivedAt
@@ -251,11 +254,12 @@ func (im *importer) flush() error {
 	b := &pgx.Batch{}
 	b.Queue(importInsertSQL)
 	b.Queue("TRUNCATE pg_temp.ur_import")
-	b.Queue(`INSERT INTO ledger.tree_hashes (idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, im.hashIdx, im.hashVals)
+	firsts, runs := hashRuns(im.hashFirst, im.hashes)
+	b.Queue(insertRunsSQL, firsts, runs)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("import: insert entries up to %d: %w", im.tree.size, err)
 	}
-	im.rows, im.hashIdx, im.hashVals = im.rows[:0], im.hashIdx[:0], im.hashVals[:0]
+	im.rows, im.hashes = im.rows[:0], im.hashes[:0]
 	im.tree.prune()
 	if im.opts.Progress != nil {
 		im.opts.Progress(im.tree.size)
@@ -311,6 +315,9 @@ func (im *importer) finish() error {
 		last = im.last.UTC().Add(time.Microsecond - 1).Truncate(time.Microsecond)
 	}
 	b.Queue(`UPDATE ledger.log_state SET size = $1, root = $2, origin = coalesce(origin, $3), received_at = $4`, int64(n), root[:], im.opts.Origin, last)
+	if n > 0 {
+		b.Queue(notifySQL, strconv.FormatUint(n-1, 10))
+	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("import: write checkpoints and log state: %w", err)
 	}

@@ -175,7 +175,7 @@ func TestIsolationEveryTableForcesRLS(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := "[checkpoints log_keys log_state schema_migrations tenant_heads tree_hashes universal_registry]"
+	want := "[checkpoints log_keys log_state schema_migrations tenant_heads tree_hash_runs universal_registry]"
 	if fmt.Sprint(tables) != want {
 		t.Fatalf("got tables %v, want %s", tables, want)
 	}
@@ -232,7 +232,7 @@ func TestIsolationTenantSees(t *testing.T) {
 					t.Fatalf("got %d public rows of other tenants", n)
 				}
 				// The server's tables are system scope only.
-				for _, table := range []string{"tree_hashes", "checkpoints", "log_state", "log_keys", "tenant_heads"} {
+				for _, table := range []string{"tree_hash_runs", "checkpoints", "log_state", "log_keys", "tenant_heads"} {
 					if n := queryInt(t, tx, "SELECT count(*) FROM ledger."+table); n != 0 {
 						t.Fatalf("ledger.%s: got %d rows in a tenant scope", table, n)
 					}
@@ -330,8 +330,8 @@ func TestAppendOnly(t *testing.T) {
 		"UPDATE ledger.universal_registry SET who = 'mallory'",
 		"DELETE FROM ledger.universal_registry",
 		"TRUNCATE ledger.universal_registry",
-		"UPDATE ledger.tree_hashes SET hash = hash",
-		"DELETE FROM ledger.tree_hashes",
+		"UPDATE ledger.tree_hash_runs SET hashes = hashes",
+		"DELETE FROM ledger.tree_hash_runs",
 		"UPDATE ledger.checkpoints SET root = root",
 		"DELETE FROM ledger.checkpoints",
 	}

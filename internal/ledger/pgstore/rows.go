@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -8,15 +9,35 @@ import (
 	"github.com/logline/logline/internal/span"
 )
 
+// spanColumns are the registry columns that depend on the span alone, in
+// the order of the values spanValues returns (is_deleted keeps its
+// default); entryColumns those that depend on its place in the log too.
+var (
+	spanColumns = []column{
+		{"id", colText}, {"seq", colInt8}, {"entity_type", colText}, {"who", colText}, {"did", colText},
+		{"this", colText}, {"at", colTimestamptz}, {"at_nanos", colInt4}, {"parent_id", colText},
+		{"related_to", colTextArray}, {"owner_id", colText}, {"tenant_id", colText}, {"visibility", colText},
+		{"status", colText}, {"name", colText}, {"description", colText}, {"code", colText},
+		{"language", colText}, {"runtime", colText}, {"input", colJSONB}, {"output", colJSONB},
+		{"error", colJSONB}, {"duration_ms", colInt8}, {"trace_id", colText}, {"curr_hash", colText},
+		{"signature", colText}, {"public_key", colText}, {"metadata", colJSONB}, {"data", colJSONB},
+		{"confirmed_by", colTextArray},
+	}
+	entryColumns = []column{
+		{"prev_hash", colText}, {"log_index", colInt8}, {"received_at", colTimestamptz},
+		{"line", colBytea}, {"leaf_hash", colBytea},
+	}
+)
+
 // registryColumns are the columns the writer fills, in the order of the
-// values row returns (is_deleted keeps its default).
-var registryColumns = []string{
-	"id", "seq", "entity_type", "who", "did", "this", "at", "at_nanos",
-	"parent_id", "related_to", "owner_id", "tenant_id", "visibility", "status",
-	"name", "description", "code", "language", "runtime", "input", "output", "error",
-	"duration_ms", "trace_id", "prev_hash", "curr_hash", "signature", "public_key",
-	"metadata", "log_index", "data", "confirmed_by", "received_at", "leaf_hash", "line",
-}
+// values row returns: spanColumns, then entryColumns.
+var registryColumns = func() []string {
+	var names []string
+	for _, c := range append(append([]column(nil), spanColumns...), entryColumns...) {
+		names = append(names, c.name)
+	}
+	return names
+}()
 
 // row returns the column values of one new entry. The columns are a
 // queryable copy of the line, which stays the only source of truth:
@@ -24,6 +45,11 @@ var registryColumns = []string{
 // is stored as U+FFFD there (queries match the line exactly afterwards,
 // see Query).
 func row(sp *span.Span, logIndex uint64, prev span.Hash, receivedAt time.Time, leaf [32]byte, line []byte) []any {
+	return append(spanValues(sp), entryValues(logIndex, prev, receivedAt, leaf, line)...)
+}
+
+// spanValues returns the values of spanColumns.
+func spanValues(sp *span.Span) []any {
 	et := sp.EntityType
 	if et == "" {
 		et = span.DefaultEntityType
@@ -41,10 +67,21 @@ func row(sp *span.Span, logIndex uint64, prev span.Hash, receivedAt time.Time, l
 		fieldString(sp, "name"), fieldString(sp, "description"), fieldString(sp, "code"),
 		fieldString(sp, "language"), fieldString(sp, "runtime"),
 		fieldJSON(sp, "input"), fieldJSON(sp, "output"), fieldJSON(sp, "error"),
-		fieldInt(sp, "duration_ms"), optText(sp.TraceID), prev.String(), sp.Hash.String(), sig, pub,
-		fieldJSON(sp, "metadata"), int64(logIndex), fieldJSON(sp, "data"), fieldStrings(sp, span.FieldConfirmedBy),
-		receivedAt, leaf[:], line,
+		fieldInt(sp, "duration_ms"), optText(sp.TraceID), sp.Hash.String(), sig, pub,
+		fieldJSON(sp, "metadata"), fieldJSON(sp, "data"), fieldStrings(sp, span.FieldConfirmedBy),
 	}
+}
+
+// entryValues returns the values of entryColumns (the writer appends
+// the same fields itself: build).
+func entryValues(logIndex uint64, prev span.Hash, receivedAt time.Time, leaf [32]byte, line []byte) []any {
+	return []any{prev.String(), int64(logIndex), receivedAt, line, leaf[:]}
+}
+
+// spanFields returns the binary COPY fields of spanColumns for sp (see
+// copy.go).
+func spanFields(sp *span.Span) ([]byte, error) {
+	return appendFields(make([]byte, 0, 1024), spanColumns, spanValues(sp))
 }
 
 // columnText is s as a text column can hold it: NUL becomes U+FFFD.
@@ -69,8 +106,8 @@ func fieldString(sp *span.Span, name string) any {
 	if !ok {
 		return nil
 	}
-	var v string
-	if json.Unmarshal(raw, &v) != nil {
+	v, ok := unquote(raw)
+	if !ok {
 		return nil
 	}
 	return columnText(v)
@@ -81,14 +118,51 @@ func fieldStrings(sp *span.Span, name string) any {
 	if !ok {
 		return nil
 	}
-	var vs []string
-	if json.Unmarshal(raw, &vs) != nil {
+	vs, ok := literalStrings(raw)
+	if !ok && json.Unmarshal(raw, &vs) != nil {
 		return nil
 	}
 	for i := range vs {
 		vs[i] = columnText(vs[i])
 	}
 	return vs
+}
+
+// literalStrings decodes a canonical JSON array of strings without
+// escapes (JCS writes no whitespace and escapes nothing else): the
+// strings are the bytes between the quotes, and none holds a quote. ok is
+// false for anything else.
+func literalStrings(raw []byte) (vs []string, ok bool) {
+	if len(raw) < 2 || raw[0] != '[' || raw[len(raw)-1] != ']' || bytes.IndexByte(raw, '\\') >= 0 {
+		return nil, false
+	}
+	body := raw[1 : len(raw)-1]
+	if len(body) == 0 {
+		return []string{}, true
+	}
+	if len(body) < 2 || body[0] != '"' || body[len(body)-1] != '"' {
+		return nil, false
+	}
+	for _, e := range bytes.Split(body[1:len(body)-1], []byte(`","`)) {
+		if bytes.IndexByte(e, '"') >= 0 {
+			return nil, false
+		}
+		vs = append(vs, string(e))
+	}
+	return vs, true
+}
+
+// unquote decodes a JSON string; without escapes (JCS escapes nothing
+// else) it is the bytes between the quotes.
+func unquote(raw []byte) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		return "", false
+	}
+	return v, true
 }
 
 func fieldInt(sp *span.Span, name string) any {

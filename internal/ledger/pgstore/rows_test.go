@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -68,6 +70,23 @@ func TestJSONBSafe(t *testing.T) {
 	} {
 		if got := string(jsonbSafe([]byte(tc.in))); got != tc.want {
 			t.Errorf("jsonbSafe(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestLiteralStrings: the fast path for arrays of plain strings agrees
+// with encoding/json, and leaves everything else to it.
+func TestLiteralStrings(t *testing.T) {
+	for _, in := range []string{`[]`, `[""]`, `["",""]`, `["a"]`, `["a,b","c"]`, `["a","b,c",""]`,
+		`["a",1]`, `[1,"a"]`, `["a",{"b":"c"},"d"]`, `["a",["b"]]`, `["a\\"b"]`, `["é","\u00e9"]`, `[null]`, `{}`, `"a"`} {
+		got, ok := literalStrings([]byte(in))
+		var want []string
+		err := json.Unmarshal([]byte(in), &want)
+		switch {
+		case ok && (err != nil || fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want)):
+			t.Errorf("literalStrings(%s) = %q, encoding/json gives %q, %v", in, got, want, err)
+		case !ok && (in == `[]` || in == `["a"]`):
+			t.Errorf("literalStrings(%s): not taken", in)
 		}
 	}
 }

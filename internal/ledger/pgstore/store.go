@@ -111,10 +111,14 @@ type Store struct {
 
 	hashes *hashCache // stored Merkle hashes (immutable once committed)
 
-	// Owned by the writer goroutine.
-	wconn   *pgx.Conn
-	wstaged bool               // the staging table exists on wconn
-	note    *ledger.Checkpoint // this node's last signed note, to record in ledger.checkpoints
+	// Owned by the writer goroutine and the flight it hands each to
+	// (writer.go).
+	wslots    [2]writerSlot
+	committed logState    // the state this node's last commit left (or found on open); flights in log order
+	speculate atomic.Bool // build flights before the commit lock (see writer.go)
+
+	notesMu sync.Mutex          // guards notes
+	notes   []ledger.Checkpoint // this node's signed notes, to record in ledger.checkpoints
 
 	failed atomic.Bool
 	errMu  sync.Mutex
@@ -129,6 +133,7 @@ var (
 type appendReq struct {
 	ctx   context.Context
 	spans []*span.Span
+	cols  [][]byte // each span's spanColumns, binary COPY fields (copy.go)
 	out   []ledger.Outcome
 	done  chan error
 }
@@ -197,6 +202,8 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.publish(st.size, st.root); err != nil {
 		return err
 	}
+	s.committed = st
+	s.speculate.Store(true)
 	s.log.Info("ledger opened", "store", "postgres", "entries", st.size, "node", s.cfg.Node)
 	return nil
 }
@@ -355,7 +362,16 @@ func (s *Store) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcom
 	if len(spans) == 0 {
 		return nil, nil
 	}
-	req := &appendReq{ctx: ctx, spans: spans, out: make([]ledger.Outcome, len(spans)), done: make(chan error, 1)}
+	// The columns of each span are encoded here, in the caller's
+	// goroutine, so that the writer only adds what depends on the log.
+	cols := make([][]byte, len(spans))
+	for i, sp := range spans {
+		var err error
+		if cols[i], err = spanFields(sp); err != nil {
+			return nil, err
+		}
+	}
+	req := &appendReq{ctx: ctx, spans: spans, cols: cols, out: make([]ledger.Outcome, len(spans)), done: make(chan error, 1)}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()

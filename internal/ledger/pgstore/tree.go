@@ -12,10 +12,11 @@ import (
 	"github.com/logline/logline/internal/ledger"
 )
 
-// The Merkle tree lives in ledger.tree_hashes as golang.org/x/mod/sumdb/
-// tlog's stored hashes (idx → 32-byte hash, about two per entry), written
-// by the commit transaction that adds the entries. A stored hash covers a
-// complete subtree and never changes once committed, so every node may
+// The Merkle tree lives in ledger.tree_hash_runs as golang.org/x/mod/
+// sumdb/tlog's stored hashes (about two per entry): a row holds up to
+// runHashes consecutive stored hashes, from stored-hash index first on,
+// written by the commit transaction that adds them. A stored hash covers
+// a complete subtree and never changes once committed, so every node may
 // cache them freely.
 
 var emptyRoot = sha256.Sum256(nil)
@@ -48,16 +49,63 @@ func (c *hashCache) add(idx int64, h tlog.Hash) {
 	c.m[idx] = h
 }
 
+// runHashes is the most stored hashes one row of ledger.tree_hash_runs
+// holds (2 KiB, kept in the row).
+const runHashes = 64
+
+const (
+	insertRunsSQL = `INSERT INTO ledger.tree_hash_runs (first, hashes) SELECT * FROM unnest($1::bigint[], $2::bytea[])`
+	// readRunsSQL finds, for each stored-hash index, the run holding it:
+	// the last one starting at or before it.
+	readRunsSQL = `SELECT r.first, r.hashes FROM unnest($1::bigint[]) AS k(idx)
+		CROSS JOIN LATERAL (SELECT first, hashes FROM ledger.tree_hash_runs
+			WHERE first <= k.idx ORDER BY first DESC LIMIT 1) r`
+)
+
+// hashRuns cuts consecutive stored hashes, from index first on, into the
+// rows of ledger.tree_hash_runs.
+func hashRuns(first int64, hashes []tlog.Hash) (firsts []int64, runs [][]byte) {
+	for i := 0; i < len(hashes); i += runHashes {
+		run := make([]byte, 0, min(runHashes, len(hashes)-i)*32)
+		for _, h := range hashes[i:min(i+runHashes, len(hashes))] {
+			run = append(run, h[:]...)
+		}
+		firsts, runs = append(firsts, first+int64(i)), append(runs, run)
+	}
+	return firsts, runs
+}
+
+// hashRun is consecutive stored hashes, from index first on.
+type hashRun struct {
+	first  int64
+	hashes []tlog.Hash
+}
+
+func (r *hashRun) get(idx int64) (tlog.Hash, bool) {
+	if r == nil || idx < r.first || idx-r.first >= int64(len(r.hashes)) {
+		return tlog.Hash{}, false
+	}
+	return r.hashes[idx-r.first], true
+}
+
+// queryer runs a query: a connection or a transaction.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // hashReader reads stored hashes: first overlay (hashes of a batch not
-// committed yet), then the cache, then the database through tx (begun
-// lazily by begin when nil). Hashes read from the database are cached;
-// overlay hashes never are (the batch may not commit).
+// committed yet), then pending (those of the batch before it, not
+// committed yet either), then the cache, then the database through q
+// (a transaction begun lazily by begin when nil). Hashes read from the database are
+// cached; overlay and pending hashes never are (they may not commit).
 type hashReader struct {
 	ctx     context.Context
 	cache   *hashCache
-	overlay map[int64]tlog.Hash
-	tx      pgx.Tx
+	overlay *hashRun
+	pending *hashRun
+	q       queryer
 	begin   func() (pgx.Tx, error)
+	tx      pgx.Tx  // begun by begin, for the caller to end
 	read    []int64 // when non-nil, every index asked for is appended
 }
 
@@ -65,7 +113,9 @@ func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	var missing []int64
 	for i, idx := range indexes {
-		if h, ok := r.overlay[idx]; ok {
+		if h, ok := r.overlay.get(idx); ok {
+			out[i] = h
+		} else if h, ok := r.pending.get(idx); ok {
 			out[i] = h
 		} else if h, ok := r.cache.get(idx); ok {
 			out[i] = h
@@ -79,38 +129,49 @@ func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
-	if r.tx == nil {
+	if r.q == nil {
 		tx, err := r.begin()
 		if err != nil {
 			return nil, err
 		}
-		r.tx = tx
+		r.q, r.tx = tx, tx
 	}
-	rows, err := r.tx.Query(r.ctx, "SELECT idx, hash FROM ledger.tree_hashes WHERE idx = ANY($1)", missing)
+	rows, err := r.q.Query(r.ctx, readRunsSQL, missing)
 	if err != nil {
 		return nil, fmt.Errorf("read stored hashes: %w", err)
 	}
 	var (
-		idx  int64
-		hash []byte
+		first  int64
+		hashes []byte
+		read   = make(map[int64]tlog.Hash, len(missing))
 	)
-	_, err = pgx.ForEachRow(rows, []any{&idx, &hash}, func() error {
-		if len(hash) != 32 {
-			return fmt.Errorf("%w: stored hash %d has %d bytes", ledger.ErrCorrupt, idx, len(hash))
+	_, err = pgx.ForEachRow(rows, []any{&first, &hashes}, func() error {
+		if len(hashes) == 0 || len(hashes)%32 != 0 {
+			return fmt.Errorf("%w: the stored-hash run at %d has %d bytes", ledger.ErrCorrupt, first, len(hashes))
 		}
-		r.cache.add(idx, tlog.Hash(hash))
+		for j := 0; j < len(hashes); j += 32 {
+			idx, h := first+int64(j/32), tlog.Hash(hashes[j:j+32])
+			read[idx] = h
+			r.cache.add(idx, h)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read stored hashes: %w", err)
 	}
 	for i, idx := range indexes {
-		if _, ok := r.overlay[idx]; ok {
+		if _, ok := r.overlay.get(idx); ok {
 			continue
 		}
-		h, ok := r.cache.get(idx)
+		if _, ok := r.pending.get(idx); ok {
+			continue
+		}
+		h, ok := read[idx]
 		if !ok {
-			return nil, fmt.Errorf("%w: stored hash %d is missing from ledger.tree_hashes", ledger.ErrCorrupt, idx)
+			h, ok = r.cache.get(idx)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: stored hash %d is missing from ledger.tree_hash_runs", ledger.ErrCorrupt, idx)
 		}
 		out[i] = h
 	}

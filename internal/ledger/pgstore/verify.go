@@ -30,7 +30,7 @@ import (
 //     curr_hash, leaf_hash, at, received_at, data, …) holds what the
 //     writer would have stored for it; prev_hash links each tenant's
 //     chain;
-//   - ledger.tree_hashes holds exactly the tlog stored hashes of those
+//   - ledger.tree_hash_runs holds exactly the tlog stored hashes of those
 //     entries;
 //   - every row of ledger.checkpoints has the root of the tree of its
 //     size, and its signed note, when it has one, verifies
@@ -133,7 +133,7 @@ func (e *VerifyError) Unwrap() error { return ledger.ErrCorrupt }
 
 const (
 	tableRegistry    = "ledger.universal_registry"
-	tableTree        = "ledger.tree_hashes"
+	tableTree        = "ledger.tree_hash_runs"
 	tableCheckpoints = "ledger.checkpoints"
 	tableState       = "ledger.log_state"
 	tableHeads       = "ledger.tenant_heads"
@@ -379,24 +379,39 @@ func (v *verifier) entry(r registryRow, stored map[int64][]byte) error {
 	return nil
 }
 
-// storedHashes reads the rows of ledger.tree_hashes that entries
-// [from, to) add.
+// storedHashes reads the stored hashes that entries [from, to) add, from
+// the runs of ledger.tree_hash_runs that hold them.
 func (v *verifier) storedHashes(from, to uint64) (map[int64][]byte, error) {
-	rows, err := v.tx.Query(v.ctx, "SELECT idx, hash FROM ledger.tree_hashes WHERE idx >= $1 AND idx < $2",
-		tlog.StoredHashIndex(0, int64(from)), tlog.StoredHashIndex(0, int64(to)))
+	lo, hi := tlog.StoredHashIndex(0, int64(from)), tlog.StoredHashIndex(0, int64(to))
+	rows, err := v.tx.Query(v.ctx, `SELECT first, hashes FROM ledger.tree_hash_runs
+		WHERE first >= coalesce((SELECT max(first) FROM ledger.tree_hash_runs WHERE first <= $1), $1) AND first < $2
+		ORDER BY first`, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("verify: read %s: %w", tableTree, err)
 	}
 	out := map[int64][]byte{}
 	var (
-		idx  int64
-		hash []byte
+		first  int64
+		hashes []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&idx, &hash}, func() error {
-		out[idx] = bytes.Clone(hash)
+	_, err = pgx.ForEachRow(rows, []any{&first, &hashes}, func() error {
+		for j := 0; j+32 <= len(hashes); j += 32 {
+			idx := first + int64(j/32)
+			if idx < lo || idx >= hi {
+				continue
+			}
+			if _, dup := out[idx]; dup {
+				return &VerifyError{Table: tableTree, Index: -1, Reason: fmt.Sprintf("holds stored hash %d twice (runs overlap at %d)", idx, first)}
+			}
+			out[idx] = bytes.Clone(hashes[j : j+32])
+		}
 		return nil
 	})
 	if err != nil {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			return nil, ve
+		}
 		return nil, fmt.Errorf("verify: read %s: %w", tableTree, err)
 	}
 	return out, nil
@@ -515,7 +530,8 @@ func (v *verifier) finish(st logState) error {
 	if extra != nil {
 		return &VerifyError{Table: tableRegistry, Index: int64(n), Reason: fmt.Sprintf("log index %d is missing (the next row holds log index %d)", n, *extra)}
 	}
-	if err := v.tx.QueryRow(v.ctx, "SELECT min(idx) FROM ledger.tree_hashes WHERE idx >= $1", tlog.StoredHashCount(int64(n))).Scan(&extra); err != nil {
+	if err := v.tx.QueryRow(v.ctx, `SELECT min(greatest(first, $1)) FROM ledger.tree_hash_runs
+		WHERE first >= $1 - $2 AND first + octet_length(hashes) / 32 > $1`, tlog.StoredHashCount(int64(n)), runHashes).Scan(&extra); err != nil {
 		return fmt.Errorf("verify: read %s: %w", tableTree, err)
 	}
 	if extra != nil {

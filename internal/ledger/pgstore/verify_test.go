@@ -176,7 +176,7 @@ func tamperDB(t *testing.T) string {
 func superuser(t *testing.T, url, sql string, args ...any) {
 	t.Helper()
 	var b strings.Builder
-	for _, tbl := range []string{"universal_registry", "tree_hashes", "checkpoints"} {
+	for _, tbl := range []string{"universal_registry", "tree_hash_runs", "checkpoints"} {
 		fmt.Fprintf(&b, "ALTER TABLE ledger.%s DISABLE TRIGGER USER;\n", tbl)
 	}
 	pgtest.Exec(t, url, b.String())
@@ -225,7 +225,9 @@ func TestVerifyTampered(t *testing.T) {
 			superuser(t, url, `DELETE FROM ledger.universal_registry WHERE log_index = 39`)
 		}, tableRegistry, "", 39, false},
 		{"stored hash", func(t *testing.T, url string) {
-			superuser(t, url, `UPDATE ledger.tree_hashes SET hash = $1 WHERE idx = $2`, other[:], sumdb.StoredHashIndex(0, 21))
+			idx := sumdb.StoredHashIndex(0, 21)
+			superuser(t, url, `UPDATE ledger.tree_hash_runs SET hashes = overlay(hashes placing $1 from ($2 - first)::int * 32 + 1)
+				WHERE first = (SELECT max(first) FROM ledger.tree_hash_runs WHERE first <= $2)`, other[:], idx)
 		}, tableTree, "", 21, false},
 		{"checkpoint root with its note", func(t *testing.T, url string) {
 			superuser(t, url, `UPDATE ledger.checkpoints SET root = $1 WHERE size = 20`, other[:])
