@@ -48,13 +48,18 @@ const (
 	SectionMemory   = "memory"
 	SectionRecovery = "recovery"
 	SectionExport   = "export"
-	SectionPG       = "pg"
+	SectionPG       = "pg"      // the raw Blueprint4 baseline
+	SectionPGStore  = "pgstore" // LogLine on PostgreSQL
 )
 
 // Sections lists every section Config.Skip accepts.
 func Sections() []string {
-	return []string{SectionLatency, SectionReads, SectionStream, SectionMemory, SectionRecovery, SectionExport, SectionPG}
+	return []string{SectionLatency, SectionReads, SectionStream, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
 }
+
+// pgLatencyClients is the concurrency of single-span POSTs through a
+// PostgreSQL node.
+const pgLatencyClients = 16
 
 // Config sizes a benchmark run. The zero value runs the full benchmark on
 // an in-process server, without the PostgreSQL baseline.
@@ -85,7 +90,9 @@ type Config struct {
 	RecoverySpans   int   // entries of the recovery data directory
 	MemoryBytes     int64 // size of the large streamed body; a tenth of it runs too
 
-	// PG is the PostgreSQL URL of the baseline; "" skips it.
+	// PG is an administrator's PostgreSQL URL (postgres://…) for LogLine
+	// on PostgreSQL (in a database it creates and drops) and the
+	// Blueprint4 baseline (in a scratch schema); "" skips both.
 	PG             string
 	PGSpans        int // multi-row INSERT and COPY; default Spans
 	PGSingleSpans  int // one INSERT per span
@@ -175,6 +182,17 @@ func (c *Config) fill() error {
 }
 
 func (c *Config) skip(section string) bool { return slices.Contains(c.Skip, section) }
+
+// pgSkip says why a PostgreSQL section does not run ("" when it does).
+func (c *Config) pgSkip(section string) string {
+	switch {
+	case c.skip(section):
+		return "skipped"
+	case c.PG == "":
+		return "no PostgreSQL URL (--pg or LOGLINE_TEST_PG)"
+	}
+	return ""
+}
 
 // Run runs the benchmark. It returns the report of every section it ran,
 // and the failures joined; a failed section does not stop the others
@@ -402,24 +420,31 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	cpuEnd, okEnd := readCPUTimes()
 	rep.Machine.OtherCPUShare = otherCPUShare(cpuStart, cpuEnd, okStart, okEnd)
 
-	// PostgreSQL.
-	switch {
-	case cfg.skip(SectionPG):
-		rep.Postgres.Skipped = "skipped"
-	case cfg.PG == "":
-		rep.Postgres.Skipped = "no PostgreSQL URL (--pg or LOGLINE_TEST_PG)"
-	default:
+	// PostgreSQL: LogLine on it, then the raw baseline.
+	pgDone := func(what, skipped string, err error) string {
+		switch {
+		case errors.Is(err, errUnreachable):
+			log.Warn("bench: "+what+" skipped", "why", skipped)
+		case err != nil:
+			return fail(what, err)
+		}
+		return ""
+	}
+	if rep.PGStore.Skipped = cfg.pgSkip(SectionPGStore); rep.PGStore.Skipped == "" {
+		rep.PGStore, err = measurePGStore(ctx, c, d, pgStoreOptions{
+			URL: cfg.PG, Work: work, Spans: cfg.Spans, Clients: cfg.Clients, Batch: cfg.Batch,
+			LatencyClients: pgLatencyClients, LatencyRequests: cfg.LatencyRequests, Timeout: cfg.PhaseTimeout,
+			Log: log, ServerLog: slog.New(levelHandler{log.Handler(), slog.LevelWarn}),
+		})
+		rep.PGStore.Error = pgDone("LogLine on PostgreSQL", rep.PGStore.Skipped, err)
+	}
+	if rep.Postgres.Skipped = cfg.pgSkip(SectionPG); rep.Postgres.Skipped == "" {
 		log.Info("bench: PostgreSQL baseline", "spans", cfg.PGSpans, "single", cfg.PGSingleSpans, "connect", cfg.PGConnectSpans)
 		rep.Postgres, err = pgBaseline(ctx, c, d, pgOptions{
 			URL: cfg.PG, Spans: cfg.PGSpans, SingleSpans: cfg.PGSingleSpans, ConnectSpans: cfg.PGConnectSpans,
 			Conns: cfg.Clients, CopyBatch: cfg.Batch, Timeout: cfg.PhaseTimeout,
 		})
-		switch {
-		case errors.Is(err, errUnreachable):
-			log.Warn("bench: PostgreSQL baseline skipped", "why", rep.Postgres.Skipped)
-		case err != nil:
-			rep.Postgres.Error = fail("postgres", err)
-		}
+		rep.Postgres.Error = pgDone("postgres", rep.Postgres.Skipped, err)
 	}
 
 	rep.Checks = checks(&rep)

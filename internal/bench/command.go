@@ -25,7 +25,7 @@ func NewCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure ingest, latency, reads, stream, recovery and memory, with a PostgreSQL baseline",
+		Short: "Measure ingest, latency, reads, stream, recovery and memory, on the embedded store and PostgreSQL",
 		Long: `Measure LogLine on this machine and print the machine it ran on.
 
 By default bench starts what 'logline serve' runs — the embedded store in a
@@ -42,9 +42,15 @@ fdatasync — inside its own process, and measures over real HTTP:
   * a signed tenant export of that data directory (logline export): the
     bundle written with every inclusion proof, then verified with the log
     key (skip it with --skip export);
-  * with --pg (default $LOGLINE_TEST_PG), the same spans into PostgreSQL's
-    Blueprint4 table in a scratch schema bench_<pid> (dropped afterwards):
-    one INSERT per span, multi-row INSERTs, and COPY.
+  * with --pg (default $LOGLINE_TEST_PG, an administrator's URL), LogLine
+    on PostgreSQL: in-process servers as 'serve --store' runs them, in a
+    database logline_bench_<pid> (dropped afterwards): durable NDJSON
+    ingest through one node and through two nodes on the database,
+    single-span POST latency at 16 clients, the stream, CPU per span of
+    LogLine and of PostgreSQL (skip it with --skip pgstore);
+  * with --pg, the same spans into PostgreSQL's Blueprint4 table in a
+    scratch schema bench_<pid> (dropped afterwards): one INSERT per span,
+    multi-row INSERTs, and COPY (skip it with --skip pg).
 
 Spans come from --corpus (default ../shared/corpus/receipt.ndjson, found
 from the working directory up; generated spans when absent), cycled with
@@ -100,7 +106,7 @@ count and by --phase-timeout.`,
 	f.IntVar(&cfg.QueryPages, "query-pages", DefaultQueryPages, "at most this many GET /spans pages")
 	f.IntVar(&cfg.RecoverySpans, "recovery-spans", DefaultRecoverySpans, "spans in the recovery data directory")
 	f.Int64Var(&memoryMB, "memory-mb", DefaultMemoryBytes/1_000_000, "size in MB of the large streamed NDJSON body (a tenth of it runs too)")
-	f.StringVar(&cfg.PG, "pg", os.Getenv(EnvTestPG), "PostgreSQL URL for the baseline (default $"+EnvTestPG+"; empty skips it)")
+	f.StringVar(&cfg.PG, "pg", os.Getenv(EnvTestPG), "administrator's PostgreSQL URL for LogLine on PostgreSQL and the baseline (default $"+EnvTestPG+"; empty skips both)")
 	f.IntVar(&cfg.PGSpans, "pg-spans", 0, "spans for PostgreSQL multi-row INSERT and COPY (default --spans)")
 	f.IntVar(&cfg.PGSingleSpans, "pg-single-spans", DefaultPGSingleSpans, "spans for PostgreSQL one-INSERT-per-span")
 	f.IntVar(&cfg.PGConnectSpans, "pg-connect-spans", DefaultPGConnectSpans, "spans for the Blueprint4 loader as written (a connection per span)")

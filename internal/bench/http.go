@@ -122,6 +122,34 @@ func ingestBodies(ctx context.Context, t *target, name string, bodies []body, cl
 	return res, prefix
 }
 
+// ingestSplit is ingestBodies through several servers at once: the
+// bodies and the clients are split evenly between targets, and the rate
+// is of all of them together.
+func ingestSplit(ctx context.Context, targets []*target, name string, bodies []body, clients, batch int, deadline time.Time) Throughput {
+	res := Throughput{Name: name, Clients: clients, Batch: batch}
+	parts := make([]Throughput, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		lo, hi := i*len(bodies)/len(targets), (i+1)*len(bodies)/len(targets)
+		wg.Go(func() {
+			parts[i], _ = ingestBodies(ctx, t, name, bodies[lo:hi], max(1, clients/len(targets)), batch, deadline)
+		})
+	}
+	wg.Wait()
+	for _, p := range parts {
+		res.Spans += p.Spans
+		res.Bytes += p.Bytes
+		res.Seconds = max(res.Seconds, p.Seconds)
+		res.Partial = res.Partial || p.Partial
+		if res.Error == "" {
+			res.Error = p.Error
+		}
+	}
+	res.SpansPerSec = rate(float64(res.Spans), res.Seconds)
+	res.MBPerSec = rate(mb(res.Bytes), res.Seconds)
+	return res
+}
+
 // postOne sends one span as application/json and wants 201.
 func (t *target) postOne(ctx context.Context, line []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/ingest", bytes.NewReader(line))

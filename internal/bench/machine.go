@@ -70,9 +70,29 @@ func fdatasyncLatency(dir string, n int) (p50, p99 time.Duration, err error) {
 // otherCPUShare is the share of all CPU time between a and b that other
 // processes used, or -1 when unknown.
 func otherCPUShare(a, b cpuTimes, okA, okB bool) float64 {
-	if !okA || !okB || b.total <= a.total {
+	return otherShare(a, b, okA && okB, 0)
+}
+
+// otherShare is otherCPUShare with ours more CPU seconds (other processes
+// that worked for the measurement, PostgreSQL's) not counted as other.
+func otherShare(a, b cpuTimes, ok bool, ours float64) float64 {
+	if !ok || b.total <= a.total {
 		return -1
 	}
-	other := (b.busy - a.busy) - (b.self - a.self)
+	other := (b.busy - a.busy) - (b.self - a.self) - ours
 	return min(max(other/(b.total-a.total), 0), 1)
+}
+
+// postgresCPU is the CPU seconds the PostgreSQL processes of b used since
+// a; a process not in a (or another one with its pid) counts whole.
+func postgresCPU(a, b map[int]pgProc) float64 {
+	var d float64
+	for pid, p := range b {
+		if q, ok := a[pid]; ok && q.start == p.start {
+			d += p.cpu - q.cpu
+		} else {
+			d += p.cpu
+		}
+	}
+	return d
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,4 +157,74 @@ func readCPUTimes() (cpuTimes, bool) {
 	}
 	self := float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 	return cpuTimes{busy: busy, total: busy + v[3] + v[4] + v[5] + v[6] + v[7], self: self}, true
+}
+
+// pgProc is one PostgreSQL server process: when it started (clock ticks
+// after boot) and the CPU seconds it has used.
+type pgProc struct{ start, cpu float64 }
+
+// postgresAux are the titles of the server's own processes, which work
+// for every database (WAL, checkpoints, vacuum).
+var postgresAux = []string{"checkpointer", "background writer", "walwriter", "autovacuum launcher",
+	"logical replication launcher", "archiver", "stats collector", "walsender", "walreceiver", "startup"}
+
+// postgresProcs returns the PostgreSQL server processes on this machine
+// that work for database db: its backends and autovacuum workers (their
+// process title names db), the server's own processes, and the
+// postmaster. Backends of other databases are left out.
+func postgresProcs(db string) (map[int]pgProc, bool) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, false
+	}
+	out := map[int]pgProc{}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open || s[open+1:closing] != "postgres" {
+			continue
+		}
+		title, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err != nil || !postgresForDB(strings.TrimRight(strings.ReplaceAll(string(title), "\x00", " "), " "), db) {
+			continue
+		}
+		f := strings.Fields(s[closing+1:])
+		if len(f) < 20 {
+			continue
+		}
+		utime, err1 := strconv.ParseFloat(f[11], 64)
+		stime, err2 := strconv.ParseFloat(f[12], 64)
+		start, err3 := strconv.ParseFloat(f[19], 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue
+		}
+		out[pid] = pgProc{start: start, cpu: (utime + stime) / clockTicks}
+	}
+	return out, true
+}
+
+// postgresForDB reports whether a PostgreSQL process title belongs to db
+// or to the server itself.
+func postgresForDB(title, db string) bool {
+	rest, ok := strings.CutPrefix(title, "postgres:")
+	if !ok {
+		return true // the postmaster: its command line, not a title
+	}
+	if slices.Contains(strings.Fields(rest), db) {
+		return true
+	}
+	for _, aux := range postgresAux {
+		if strings.HasSuffix(strings.TrimSpace(rest), aux) {
+			return true
+		}
+	}
+	return false
 }

@@ -13,3 +13,7 @@ func loadAverage() string { return "" }
 type cpuTimes struct{ busy, total, self float64 }
 
 func readCPUTimes() (cpuTimes, bool) { return cpuTimes{}, false }
+
+type pgProc struct{ start, cpu float64 }
+
+func postgresProcs(db string) (map[int]pgProc, bool) { return nil, false }

@@ -141,24 +141,14 @@ type pgOptions struct {
 // schema bench_<pid>, which it drops afterwards. An unreachable server is
 // a skip (Skipped says why), not an error.
 func pgBaseline(ctx context.Context, c *corpus, d ids, o pgOptions) (res Postgres, err error) {
-	cc, err := pgx.ParseConfig(o.URL)
-	if err != nil {
-		res.Skipped = "bad PostgreSQL URL: " + err.Error()
-		return res, nil
+	a, skipped, err := openPGAdmin(ctx, o.URL)
+	if a == nil {
+		res.Skipped = skipped
+		return res, err
 	}
-	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > 5*time.Second {
-		cc.ConnectTimeout = 5 * time.Second
-	}
-	admin, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		res.Skipped = fmt.Sprintf("PostgreSQL at %s:%d unreachable: %v", cc.Host, cc.Port, err)
-		return res, errUnreachable
-	}
-	defer admin.Close(context.WithoutCancel(ctx))
-	if err := admin.QueryRow(ctx, "SELECT version(), current_setting('synchronous_commit'), current_setting('fsync')").
-		Scan(&res.Server, &res.SynchronousCommit, &res.Fsync); err != nil {
-		return res, fmt.Errorf("postgres: %w", err)
-	}
+	defer a.conn.Close(context.WithoutCancel(ctx))
+	cc, admin := a.cc, a.conn
+	res.PGServer = a.PGServer
 	schema := "bench_" + strconv.Itoa(os.Getpid())
 	res.Schema = schema
 	if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
@@ -267,6 +257,38 @@ func pgBaseline(ctx context.Context, c *corpus, d ids, o pgOptions) (res Postgre
 
 // errUnreachable marks a PostgreSQL server that could not be reached.
 var errUnreachable = errors.New("postgres unreachable")
+
+// pgAdmin is an administrator's connection and the server it reaches.
+type pgAdmin struct {
+	cc   *pgx.ConnConfig
+	conn *pgx.Conn
+	PGServer
+}
+
+// openPGAdmin connects to the server at url (giving up after 5 s) and
+// describes it. A bad URL or an unreachable server is a skip: a is nil,
+// skipped says why, and err is errUnreachable for the latter.
+func openPGAdmin(ctx context.Context, url string) (a *pgAdmin, skipped string, err error) {
+	cc, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, "bad PostgreSQL URL: " + err.Error(), nil
+	}
+	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > 5*time.Second {
+		cc.ConnectTimeout = 5 * time.Second
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Sprintf("PostgreSQL at %s:%d unreachable: %v", cc.Host, cc.Port, err), errUnreachable
+	}
+	a = &pgAdmin{cc: cc, conn: conn}
+	err = conn.QueryRow(ctx, "SELECT version(), current_setting('synchronous_commit'), current_setting('fsync')").
+		Scan(&a.Server, &a.SynchronousCommit, &a.Fsync)
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, "", fmt.Errorf("postgres: %w", err)
+	}
+	return a, "", nil
+}
 
 // pgRows makes n rows of the Blueprint4 table from generated spans (id
 // kind "p"): columns where the table has them; the span fields it has no

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -78,26 +79,10 @@ func TestPostgresBaseline(t *testing.T) {
 		}
 	}
 
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", res.Schema).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
+	if pgCount(t, url, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", res.Schema) != 0 {
 		t.Errorf("scratch schema %s still exists", res.Schema)
 	}
-
-	var table bytes.Buffer
-	if err := WriteTable(&table, Report{Postgres: res}); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(table.String(), "COPY (pgx CopyFrom)") {
-		t.Errorf("table lacks the COPY run:\n%s", table.String())
-	}
+	tableHas(t, Report{Postgres: res}, "COPY (pgx CopyFrom)")
 }
 
 // TestPostgresUnreachable: a server that is not there is a skip with a
@@ -111,5 +96,79 @@ func TestPostgresUnreachable(t *testing.T) {
 	res, err := pgBaseline(context.Background(), c, newIDs(), pgOptions{URL: "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", Spans: 1, Conns: 1, CopyBatch: 1, Timeout: time.Second})
 	if !errors.Is(err, errUnreachable) || res.Skipped == "" {
 		t.Errorf("got err %v, skipped %q; want errUnreachable and a reason", err, res.Skipped)
+	}
+}
+
+// TestPGStoreSection runs LogLine on PostgreSQL with tiny sizes: both
+// ingests, latency and the stream are filled in, the stream returns every
+// entry written, and the section's database is gone afterwards.
+func TestPGStoreSection(t *testing.T) {
+	url := pgURL(t)
+	c, err := loadCorpus(findCorpus())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	o := pgStoreOptions{URL: url, Work: t.TempDir(), Spans: 600, Clients: 4, Batch: 100, LatencyClients: 4, LatencyRequests: 40,
+		Timeout: time.Minute, Log: testLogger(t), ServerLog: testLogger(t)}
+	res, err := measurePGStore(ctx, c, newIDs(), o)
+	if errors.Is(err, errUnreachable) {
+		pgUnavailable(t, res.Skipped)
+	}
+	if err != nil {
+		t.Fatalf("measurePGStore: %v", err)
+	}
+	if len(res.Ingest) != 2 || res.Ingest[0].Name != "1 node" || res.Ingest[1].Name != "2 nodes" {
+		t.Fatalf("ingest runs: %+v", res.Ingest)
+	}
+	for _, r := range res.Ingest {
+		if r.Spans != o.Spans || r.SpansPerSec <= 0 || r.Error != "" || r.Partial {
+			t.Errorf("%s: got %+v, want %d spans", r.Name, r, o.Spans)
+		}
+	}
+	if l := res.Latency; l.Requests != o.LatencyRequests || l.P95 <= 0 || l.Error != "" {
+		t.Errorf("latency: %+v", l)
+	}
+	// Warm-up requests are stored too (one per client).
+	if want := 2*o.Spans + o.LatencyRequests + o.LatencyClients; res.Stream.Spans != want || res.Stream.Error != "" {
+		t.Errorf("stream: got %d entries (%s), want %d", res.Stream.Spans, res.Stream.Error, want)
+	}
+	if res.Server == "" || res.SynchronousCommit == "" || res.Database == "" {
+		t.Errorf("server: %+v", res.PGServer)
+	}
+	if runtime.GOOS == "linux" && (res.OtherCPUShare < 0 || res.GoCPUMicros <= 0 || res.PostgresCPUMicros <= 0) {
+		t.Errorf("CPU: other %v, LogLine %v µs, PostgreSQL %v µs per span", res.OtherCPUShare, res.GoCPUMicros, res.PostgresCPUMicros)
+	}
+	if pgCount(t, url, "SELECT count(*) FROM pg_database WHERE datname = $1", res.Database) != 0 {
+		t.Errorf("database %s still exists", res.Database)
+	}
+	tableHas(t, Report{PGStore: res}, "NDJSON ingest, durable, 2 nodes")
+}
+
+// pgCount runs a count query on the server at url.
+func pgCount(t *testing.T, url, sql string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// tableHas fails unless the table of rep contains want.
+func tableHas(t *testing.T, rep Report, want string) {
+	t.Helper()
+	var table bytes.Buffer
+	if err := WriteTable(&table, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, table.String())
 	}
 }

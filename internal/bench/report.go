@@ -22,6 +22,7 @@ type Report struct {
 	Proofs   Proofs       `json:"proofs"`
 	Export   Export       `json:"export"`
 	Memory   MemoryReport `json:"memory"`
+	PGStore  PGStore      `json:"pg_store"` // LogLine on PostgreSQL
 	Postgres Postgres     `json:"postgres"`
 
 	// Checks compares the results with the targets of issue 2 ("Speed").
@@ -174,15 +175,20 @@ type MemoryRun struct {
 	Partial           bool   `json:"partial,omitempty"`
 }
 
+// PGServer describes the PostgreSQL server a section ran on.
+type PGServer struct {
+	Server            string `json:"server,omitempty"` // version()
+	SynchronousCommit string `json:"synchronous_commit,omitempty"`
+	Fsync             string `json:"fsync,omitempty"`
+}
+
 // Postgres is the baseline: the same spans into the Blueprint4 table.
 type Postgres struct {
-	Server            string  `json:"server,omitempty"` // version()
-	SynchronousCommit string  `json:"synchronous_commit,omitempty"`
-	Fsync             string  `json:"fsync,omitempty"`
-	Schema            string  `json:"schema,omitempty"`
-	Runs              []PGRun `json:"runs,omitempty"`
-	Skipped           string  `json:"skipped,omitempty"`
-	Error             string  `json:"error,omitempty"`
+	PGServer
+	Schema  string  `json:"schema,omitempty"`
+	Runs    []PGRun `json:"runs,omitempty"`
+	Skipped string  `json:"skipped,omitempty"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // PGRun is one insert method into one table variant.

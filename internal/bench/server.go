@@ -12,15 +12,18 @@ import (
 
 	"github.com/logline/logline/internal/checkpointlog"
 	"github.com/logline/logline/internal/gateway"
+	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/ledger/pgstore"
 	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/receiptlog"
 	"github.com/logline/logline/internal/tlog"
 )
 
-// localServer is what `logline serve` runs — the segment store in dir, the
-// gateway, an HTTP server on 127.0.0.1 — inside this process.
+// localServer is what `logline serve` runs — a store (the embedded one
+// in a data directory, or PostgreSQL), the gateway, an HTTP server on
+// 127.0.0.1 — inside this process.
 type localServer struct {
-	store    *segment.Store
+	store    servedStore
 	receipts *receiptlog.Log
 	archive  *checkpointlog.Log
 	gw       *gateway.Server
@@ -29,13 +32,70 @@ type localServer struct {
 	errc     chan error
 }
 
-// startLocal opens the store in dir and serves it on a free loopback port.
-// maxBody 0 keeps the gateway's default request body limit.
+// servedStore is what the gateway serves.
+type servedStore interface {
+	ledger.Store
+	ledger.Prover
+	Ready() error
+}
+
+// benchLogOrigin names the bench servers' log.
+const benchLogOrigin = "logline.bench/ledger"
+
+// startLocal opens the embedded store in dir and serves it on a free
+// loopback port. maxBody 0 keeps the gateway's default request body
+// limit.
 func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger) (*localServer, error) {
-	// Like serve: a log key in dir/keys, every durable tree signed and
-	// checked against the no-fork guard.
+	return startServer(dir, benchLogOrigin, maxBody, log, func(sign func(uint64, [32]byte) ([]byte, error), _ []string) (servedStore, func() []string, error) {
+		st, err := segment.Open(ctx, segment.Config{Dir: dir, Logger: log, SignCheckpoint: sign})
+		if err != nil {
+			return nil, nil, fmt.Errorf("open store in %s: %w", dir, err)
+		}
+		return st, nil, nil
+	})
+}
+
+// startLocalPG is `logline serve --store url --data dir` in this process:
+// the schema migrated, the log's origin taken from the database (the
+// first node records it), this node's log key in dir registered, so that
+// GET /log/key lists every node's.
+func startLocalPG(ctx context.Context, dir, url, node string, log *slog.Logger) (*localServer, error) {
+	if _, err := pgstore.Migrate(ctx, url, log); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	origin, err := pgstore.ClaimOrigin(ctx, url, benchLogOrigin)
+	if err != nil {
+		return nil, err
+	}
+	return startServer(dir, origin, 0, log, func(sign func(uint64, [32]byte) ([]byte, error), verifiers []string) (servedStore, func() []string, error) {
+		st, err := pgstore.Open(ctx, pgstore.Config{URL: url, Node: node, Logger: log, SignCheckpoint: sign, VerifierKeys: verifiers})
+		if err != nil {
+			return nil, nil, fmt.Errorf("open the ledger in PostgreSQL: %w", err)
+		}
+		logKeys := func() []string {
+			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if ks, err := st.LogKeys(lctx); err == nil {
+				return ks
+			}
+			return verifiers
+		}
+		return st, logKeys, nil
+	})
+}
+
+// storeOpener opens the store a server serves, signing every durable tree
+// with sign; verifiers are the server's checkpoint keys. It returns the
+// keys GET /log/key lists (nil: verifiers).
+type storeOpener func(sign func(uint64, [32]byte) ([]byte, error), verifiers []string) (servedStore, func() []string, error)
+
+// startServer is what serve does around the store: a log key in
+// dir/keys named origin, every durable tree signed through the no-fork
+// guard and archived, receipts kept, the gateway on a free loopback port
+// with serve's HTTP limits.
+func startServer(dir, origin string, maxBody int64, log *slog.Logger, open storeOpener) (*localServer, error) {
 	keysDir := filepath.Join(dir, "keys")
-	keys, err := tlog.LoadOrCreateKeys(keysDir, "logline.bench/ledger", nil, nil)
+	keys, err := tlog.LoadOrCreateKeys(keysDir, origin, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("log keys: %w", err)
 	}
@@ -48,10 +108,13 @@ func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	store, err := segment.Open(ctx, segment.Config{Dir: dir, Logger: log, SignCheckpoint: archive.Signing(signer.Sign)})
+	store, logKeys, err := open(archive.Signing(signer.Sign), keys.VerifierKeys())
 	if err != nil {
 		archive.Close()
-		return nil, fmt.Errorf("open store in %s: %w", dir, err)
+		return nil, err
+	}
+	if logKeys == nil {
+		logKeys = keys.VerifierKeys
 	}
 	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(dir, "receipts"), Format: gateway.ReceiptFormatter(), Logger: log})
 	if err != nil {
@@ -60,7 +123,7 @@ func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger
 		return nil, fmt.Errorf("receipts: %w", err)
 	}
 	closeAll := func() { store.Close(); receipts.Close(); archive.Close() }
-	gw, err := gateway.New(gateway.Config{Store: store, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: keys.VerifierKeys, Receipts: receipts})
+	gw, err := gateway.New(gateway.Config{Store: store, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: logKeys, Receipts: receipts})
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("gateway: %w", err)

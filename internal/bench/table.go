@@ -157,6 +157,34 @@ func WriteTable(w io.Writer, rep Report) error {
 	}
 	p("")
 
+	ps := rep.PGStore
+	p("LOGLINE ON POSTGRESQL (serve --store, in-process)\tspans\tspans/s\tMB/s\tseconds\tclients × batch\t")
+	switch {
+	case ps.Skipped != "":
+		p("  skipped\t%s", ps.Skipped)
+	default:
+		for _, t := range ps.Ingest {
+			p("  NDJSON ingest, durable, %s\t%d\t%s\t%s\t%s\t%d × %d\t%s", t.Name, t.Spans, num(t.SpansPerSec), f1(t.MBPerSec), f2(t.Seconds), t.Clients, t.Batch, flag(t.Partial, t.Error))
+		}
+		if l := ps.Latency; l.Clients > 0 {
+			p("  single-span POST /ingest, %d clients\t%d requests\t%s per s\tp50 %s ms, p95 %s ms, p99 %s ms, max %s ms\t\t\t%s", l.Clients, l.Requests, num(l.PerSec), f2(l.P50), f2(l.P95), f2(l.P99), f2(l.Max), flag(l.Partial, l.Error))
+		}
+		if s := ps.Stream; s.Spans > 0 || s.Error != "" {
+			p("  GET /ledger/stream from 0\t%d entries\t%s spans/s\t%s MB/s\t%s\t\t%s", s.Spans, num(s.SpansPerSec), f1(s.MBPerSec), f2(s.Seconds), flag(s.Partial, s.Error))
+		}
+		if ps.GoCPUMicros > 0 || ps.PostgresCPUMicros > 0 {
+			p("  CPU per span, one node\tLogLine process (clients + server) %s µs, PostgreSQL %s µs", f1(ps.GoCPUMicros), f1(ps.PostgresCPUMicros))
+		}
+		if ps.OtherCPUShare >= 0 {
+			p("  CPU used by other processes\t%.0f%% of all cores (PostgreSQL's work for %s not counted)", ps.OtherCPUShare*100, ps.Database)
+		}
+		p("  server: %s; synchronous_commit=%s, fsync=%s; database %s", firstWords(ps.Server, 2), ps.SynchronousCommit, ps.Fsync, ps.Database)
+		if ps.Error != "" {
+			p("  FAILED: %s", ps.Error)
+		}
+	}
+	p("")
+
 	pg := rep.Postgres
 	p("POSTGRESQL BASELINE (Blueprint4 table)\ttriggers\tconns\tspans\tspans/s\tseconds\t")
 	if pg.Skipped != "" {
@@ -173,7 +201,7 @@ func WriteTable(w io.Writer, rep Report) error {
 	p("")
 
 	if len(rep.Checks) > 0 {
-		p("TARGETS (issue 2)\ttarget\tmeasured\t")
+		p("TARGETS\ttarget\tmeasured\t")
 		for _, c := range rep.Checks {
 			mark := "ok"
 			if !c.OK {
