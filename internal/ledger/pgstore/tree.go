@@ -231,23 +231,18 @@ func (s *Store) InclusionProof(ctx context.Context, index, size uint64) ([32]byt
 		return [32]byte{}, nil, err
 	}
 	var (
-		leaf  []tlog.Hash
-		proof tlog.RecordProof
+		leaf  [32]byte
+		proof [][32]byte
 	)
 	err := s.withHashes(ctx, func(r tlog.HashReader) error {
 		var err error
-		if leaf, err = r.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(index))}); err != nil {
-			return err
-		}
-		if proof, err = tlog.ProveRecord(int64(size), int64(index), r); err != nil {
-			return fmt.Errorf("inclusion proof of %d in %d: %w", index, size, err)
-		}
-		return nil
+		leaf, proof, err = ledger.ProveInclusion(r, index, size)
+		return err
 	})
 	if err != nil {
 		return [32]byte{}, nil, err
 	}
-	return leaf[0], hashesOf(proof), nil
+	return leaf, proof, nil
 }
 
 // ConsistencyProof proves the tree of size from is a prefix of the tree of
@@ -260,23 +255,13 @@ func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([][32]by
 		return nil, err
 	}
 	if from == 0 || from == to {
-		return [][32]byte{}, nil
+		return [][32]byte{}, nil // no hashes to read
 	}
-	var proof tlog.TreeProof
+	var proof [][32]byte
 	err := s.withHashes(ctx, func(r tlog.HashReader) error {
 		var err error
-		if proof, err = tlog.ProveTree(int64(to), int64(from), r); err != nil {
-			return fmt.Errorf("consistency proof %d → %d: %w", from, to, err)
-		}
-		return nil
+		proof, err = ledger.ProveConsistency(r, from, to)
+		return err
 	})
-	return hashesOf(proof), err
-}
-
-func hashesOf(hs []tlog.Hash) [][32]byte {
-	out := make([][32]byte, len(hs))
-	for i, h := range hs {
-		out[i] = h
-	}
-	return out
+	return proof, err
 }

@@ -198,16 +198,7 @@ func (s *Store) InclusionProof(ctx context.Context, index, size uint64) ([32]byt
 	if err := ledger.CheckInclusion(index, size, s.Size()); err != nil {
 		return [32]byte{}, nil, err
 	}
-	r := s.proofReader()
-	leaf, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(index))})
-	if err != nil {
-		return [32]byte{}, nil, err
-	}
-	p, err := tlog.ProveRecord(int64(size), int64(index), r)
-	if err != nil {
-		return [32]byte{}, nil, fmt.Errorf("inclusion proof of %d in %d: %w", index, size, err)
-	}
-	return leaf[0], hashesOf(p), nil
+	return ledger.ProveInclusion(s.proofReader(), index, size)
 }
 
 // ConsistencyProof proves the tree of size from is a prefix of the tree of
@@ -219,20 +210,5 @@ func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([][32]by
 	if err := ledger.CheckConsistency(from, to, s.Size()); err != nil {
 		return nil, err
 	}
-	if from == 0 || from == to {
-		return [][32]byte{}, nil
-	}
-	p, err := tlog.ProveTree(int64(to), int64(from), s.proofReader())
-	if err != nil {
-		return nil, fmt.Errorf("consistency proof %d → %d: %w", from, to, err)
-	}
-	return hashesOf(p), nil
-}
-
-func hashesOf(hs []tlog.Hash) [][32]byte {
-	out := make([][32]byte, len(hs))
-	for i, h := range hs {
-		out[i] = h
-	}
-	return out
+	return ledger.ProveConsistency(s.proofReader(), from, to)
 }
