@@ -36,6 +36,10 @@ var rules = map[string][]string{
 	// PostgreSQL store (issue 4) and its test-database helper.
 	"internal/ledger/pgstore":        {"internal/ledger", "internal/span"},
 	"internal/ledger/pgstore/pgtest": {},
+
+	// Identity and access (issue 5): the vocabulary, then one package per
+	// mechanism; none of them touches the ledger or the gateway.
+	"internal/auth": {},
 }
 
 // external lists the third-party modules a package may use. Packages not
@@ -44,6 +48,7 @@ var external = map[string][]string{
 	"internal/span":   {"github.com/zeebo/blake3", "github.com/oklog/ulid/v2"},
 	"internal/ledger": {"golang.org/x/mod/sumdb/tlog"},
 	"internal/tlog":   {"golang.org/x/mod/sumdb/note", "golang.org/x/mod/sumdb/tlog"},
+	"internal/auth":   {},
 }
 
 func TestImportRules(t *testing.T) {
