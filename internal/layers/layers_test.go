@@ -39,7 +39,13 @@ var rules = map[string][]string{
 
 	// Identity and access (issue 5): the vocabulary, then one package per
 	// mechanism; none of them touches the ledger or the gateway.
-	"internal/auth": {},
+	"internal/auth":             {},
+	"internal/auth/llst":        {"internal/auth", "internal/durable"},
+	"internal/auth/oidclogin":   {"internal/auth"},
+	"internal/auth/oidctest":    {},
+	"internal/auth/tenantcfg":   {"internal/auth", "internal/durable"},
+	"internal/auth/serviceacct": {"internal/auth", "internal/durable"},
+	"internal/auth/quota":       {"internal/auth"},
 }
 
 // external lists the third-party modules a package may use. Packages not
