@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ func NewCommand() *cobra.Command {
 		asJSON   bool
 		quiet    bool
 		memoryMB int64
+		cpuProf  string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -71,6 +73,13 @@ count and by --phase-timeout.`,
 				level = slog.LevelWarn
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if cpuProf != "" {
+				stop, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			rep, err := Run(cmd.Context(), cfg)
 			if rep.Machine.GoVersion == "" && err != nil {
 				return err // nothing was measured
@@ -114,5 +123,25 @@ count and by --phase-timeout.`,
 	f.StringSliceVar(&cfg.Skip, "skip", nil, "sections to skip: "+strings.Join(Sections(), ", "))
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
+	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the bench process (client and in-process servers) to this file (go tool pprof)")
 	return cmd
+}
+
+// startCPUProfile profiles the whole run into path; stop ends the profile
+// and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "cpu profile %s: %v\n", path, err)
+		}
+	}, nil
 }

@@ -30,15 +30,27 @@ import (
 
 const receiptOp = "ledger.append"
 
-var jtiEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// jtiEncoding is lower-case base32 without padding.
+var jtiEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // receiptJTI is "r_" + 26 base32 characters of SHA-256(leaf ‖ size).
 func receiptJTI(leaf [32]byte, size uint64) string {
-	h := sha256.New()
-	h.Write([]byte("logline receipt\x00"))
-	h.Write(leaf[:])
-	h.Write(strconv.AppendUint(nil, size, 10))
-	return "r_" + strings.ToLower(jtiEncoding.EncodeToString(h.Sum(nil))[:26])
+	return string(appendReceiptJTI(nil, leaf, size))
+}
+
+// appendReceiptJTI appends receiptJTI(leaf, size) to dst without
+// allocating (it runs once per appended span).
+func appendReceiptJTI(dst []byte, leaf [32]byte, size uint64) []byte {
+	const prefix = "logline receipt\x00"
+	var in [len(prefix) + 32 + 20]byte
+	n := copy(in[:], prefix)
+	n += copy(in[n:], leaf[:])
+	n = len(strconv.AppendUint(in[:n], size, 10))
+	sum := sha256.Sum256(in[:n])
+	var enc [56]byte // base32 of 32 bytes is 52 characters
+	jtiEncoding.Encode(enc[:], sum[:])
+	dst = append(dst, "r_"...)
+	return append(dst, enc[:26]...)
 }
 
 // activeKeyID is the key hash of the active log key ("name+hash+b64").
@@ -108,7 +120,7 @@ func appendReceiptFields(b []byte, res *ledger.Result, kid string, quotedNote []
 	b = append(b, `,"leaf_hash":"`...)
 	b = base64.StdEncoding.AppendEncode(b, res.LeafHash[:])
 	b = append(b, `","jti":"`...)
-	b = append(b, receiptJTI(res.LeafHash, cp.Size)...)
+	b = appendReceiptJTI(b, res.LeafHash, cp.Size)
 	b = append(b, `","kid":`...)
 	b = appendJSONString(b, kid)
 	b = append(b, `,"ts":"`...)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -127,5 +128,16 @@ func TestReceiptJTI(t *testing.T) {
 	a := receiptJTI([32]byte{1}, 5)
 	if a != receiptJTI([32]byte{1}, 5) || a == receiptJTI([32]byte{1}, 6) || a == receiptJTI([32]byte{2}, 5) {
 		t.Fatalf("jti must be a function of (leaf, size): %s", a)
+	}
+}
+
+// TestReceiptJTIGolden pins the jti derivation: receipts already handed
+// out name their jti, so it must never change. The value is
+// "r_" + lower(base32(SHA-256("logline receipt\x00" ‖ leaf ‖ "5")))[:26].
+func TestReceiptJTIGolden(t *testing.T) {
+	h := sha256.Sum256(append(append([]byte("logline receipt\x00"), make([]byte, 32)...), '5'))
+	want := "r_" + strings.ToLower(base32.StdEncoding.EncodeToString(h[:]))[:26]
+	if got := receiptJTI([32]byte{}, 5); got != want {
+		t.Errorf("receiptJTI = %s, want %s", got, want)
 	}
 }
