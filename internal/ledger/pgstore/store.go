@@ -93,15 +93,11 @@ type Store struct {
 	pool *pgxpool.Pool
 	user string // app.user_id of this node's transactions
 
-	reqs chan *appendReq
-	quit chan struct{} // closed by Close: the writer drains and exits
-	done chan struct{} // closed when the writer has exited
+	queue *ledger.Queue[*appendReq] // Close closes it: the writer drains and exits
+	done  chan struct{}             // closed when the writer has exited
 
 	stopListen context.CancelFunc
 	listenDone chan struct{}
-
-	closeMu sync.RWMutex // guards closed against concurrent Append sends
-	closed  bool
 
 	pubMu      sync.Mutex // serializes publish: signing in size order
 	size       atomic.Uint64
@@ -160,8 +156,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log:        cfg.Logger,
 		pool:       pool,
 		user:       "system:" + cfg.Node,
-		reqs:       make(chan *appendReq, cfg.QueueLen),
-		quit:       make(chan struct{}),
+		queue:      ledger.NewQueue[*appendReq](cfg.QueueLen),
 		done:       make(chan struct{}),
 		listenDone: make(chan struct{}),
 		notify:     make(chan struct{}),
@@ -250,11 +245,7 @@ func (s *Store) inTx(ctx context.Context, sc scope, readOnly bool, fn func(pgx.T
 	})
 }
 
-func (s *Store) isClosed() bool {
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	return s.closed
-}
+func (s *Store) isClosed() bool { return s.queue.Closed() }
 
 // logState is the ledger.log_state row.
 type logState struct {
@@ -321,7 +312,7 @@ func (s *Store) Wait(ctx context.Context, n uint64) (uint64, error) {
 		case <-ch:
 		case <-ctx.Done():
 			return s.size.Load(), ctx.Err()
-		case <-s.quit:
+		case <-s.queue.Quit():
 			return s.size.Load(), ledger.ErrClosed
 		}
 	}
@@ -372,18 +363,9 @@ func (s *Store) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcom
 		}
 	}
 	req := &appendReq{ctx: ctx, spans: spans, cols: cols, out: make([]ledger.Outcome, len(spans)), done: make(chan error, 1)}
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return nil, ledger.ErrClosed
+	if err := s.queue.Submit(ctx, req); err != nil {
+		return nil, err
 	}
-	select {
-	case s.reqs <- req:
-	case <-ctx.Done():
-		s.closeMu.RUnlock()
-		return nil, ctx.Err()
-	}
-	s.closeMu.RUnlock()
 	// Once taken by the writer a request is carried out; waiting keeps
 	// the answer truthful.
 	if err := <-req.done; err != nil {
@@ -396,16 +378,11 @@ func (s *Store) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcom
 // signed note and closes the connections. It returns why the store
 // stopped, if it did.
 func (s *Store) Close() error {
-	s.closeMu.Lock()
-	if s.closed {
-		s.closeMu.Unlock()
+	if !s.queue.Close() {
 		<-s.done
 		<-s.listenDone
 		return nil
 	}
-	s.closed = true
-	close(s.quit)
-	s.closeMu.Unlock()
 	<-s.done
 	s.stopListen()
 	<-s.listenDone

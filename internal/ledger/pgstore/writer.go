@@ -115,8 +115,8 @@ func (s *Store) writer() {
 	for {
 		var r *appendReq
 		select {
-		case r = <-s.reqs:
-		case <-s.quit:
+		case r = <-s.queue.Requests():
+		case <-s.queue.Quit():
 			wait(prev)
 			s.drain()
 			return
@@ -171,7 +171,7 @@ func (s *Store) fill(batch []*appendReq) []*appendReq {
 	n := spansOf(batch)
 	for n < s.cfg.MaxBatchSpans {
 		select {
-		case r := <-s.reqs:
+		case r := <-s.queue.Requests():
 			batch = append(batch, r)
 			n += len(r.spans)
 		default:

@@ -70,12 +70,8 @@ type Store struct {
 	log *slog.Logger
 	db  *pebble.DB
 
-	reqs chan *appendReq
-	quit chan struct{} // closed by Close: the writer drains and exits
-	done chan struct{} // closed when the writer has exited
-
-	closeMu sync.RWMutex // guards closed against concurrent Append sends
-	closed  bool
+	queue *ledger.Queue[*appendReq] // Close closes it: the writer drains and exits
+	done  chan struct{}             // closed when the writer has exited
 
 	size atomic.Uint64 // durable, indexed entries
 
@@ -132,8 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		reqs:   make(chan *appendReq, cfg.QueueLen),
-		quit:   make(chan struct{}),
+		queue:  ledger.NewQueue[*appendReq](cfg.QueueLen),
 		done:   make(chan struct{}),
 		notify: make(chan struct{}),
 		files:  make(map[uint32]*os.File),
@@ -288,10 +283,7 @@ func (s *Store) Size() uint64 { return s.size.Load() }
 
 // Ready reports whether the writer accepts appends.
 func (s *Store) Ready() error {
-	s.closeMu.RLock()
-	closed := s.closed
-	s.closeMu.RUnlock()
-	if closed {
+	if s.queue.Closed() {
 		return ledger.ErrClosed
 	}
 	s.errMu.Lock()
@@ -315,7 +307,7 @@ func (s *Store) Wait(ctx context.Context, n uint64) (uint64, error) {
 		case <-ch:
 		case <-ctx.Done():
 			return s.size.Load(), ctx.Err()
-		case <-s.quit:
+		case <-s.queue.Quit():
 			return s.size.Load(), ledger.ErrClosed
 		}
 	}
@@ -335,18 +327,9 @@ func (s *Store) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcom
 		return nil, nil
 	}
 	req := &appendReq{ctx: ctx, spans: spans, out: make([]ledger.Outcome, len(spans)), done: make(chan error, 1)}
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return nil, ledger.ErrClosed
+	if err := s.queue.Submit(ctx, req); err != nil {
+		return nil, err
 	}
-	select {
-	case s.reqs <- req:
-	case <-ctx.Done():
-		s.closeMu.RUnlock()
-		return nil, ctx.Err()
-	}
-	s.closeMu.RUnlock()
 	// A request whose ctx ends before the writer takes it is dropped
 	// (ctx.Err()); once taken it is carried out, and waiting here keeps
 	// the answer truthful.
@@ -359,15 +342,10 @@ func (s *Store) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcom
 // Close stops accepting appends, lets the writer finish what is queued and
 // releases files. It returns the writer's first error, if any.
 func (s *Store) Close() error {
-	s.closeMu.Lock()
-	if s.closed {
-		s.closeMu.Unlock()
+	if !s.queue.Close() {
 		<-s.done
 		return nil
 	}
-	s.closed = true
-	close(s.quit)
-	s.closeMu.Unlock()
 	<-s.done
 
 	var err error

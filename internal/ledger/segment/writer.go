@@ -51,13 +51,13 @@ func (s *Store) writer() {
 	for {
 		batch = batch[:0]
 		select {
-		case r := <-s.reqs:
+		case r := <-s.queue.Requests():
 			batch = append(batch, r)
-		case <-s.quit:
+		case <-s.queue.Quit():
 			// Drain what was queued before Close took the lock.
 			for {
 				select {
-				case r := <-s.reqs:
+				case r := <-s.queue.Requests():
 					s.commit([]*appendReq{r}, jobs)
 				default:
 					return
@@ -68,7 +68,7 @@ func (s *Store) writer() {
 	fill:
 		for n < s.cfg.MaxBatchSpans {
 			select {
-			case r := <-s.reqs:
+			case r := <-s.queue.Requests():
 				batch = append(batch, r)
 				n += len(r.spans)
 			default:
