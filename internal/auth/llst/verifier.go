@@ -1,0 +1,265 @@
+package llst
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	gojson "github.com/go-jose/go-jose/v4/json"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/logline/logline/internal/auth"
+)
+
+// Verifier checks LLSTs against the keyring and caches the ones that
+// verified. Safe for concurrent use; Verify never blocks on I/O.
+type Verifier struct {
+	ring  *Keyring
+	cache *cache // nil when Config.CacheSize < 0
+}
+
+// NewVerifier returns a Verifier using r's keys and configuration.
+func NewVerifier(r *Keyring) *Verifier {
+	v := &Verifier{ring: r}
+	if r.cfg.CacheSize > 0 {
+		v.cache = newCache(r.cfg.CacheSize)
+	}
+	return v
+}
+
+// forbiddenHeaders are header parameters that name or carry keys or
+// certificates, change how the signature is computed, or belong to JWE.
+// An LLST header has exactly alg, typ and kid; these are named in the
+// error, any other parameter is refused without echoing its name.
+var forbiddenHeaders = []string{"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64", "cty", "zip", "enc", "epk", "nonce", "url"}
+
+// canonicalLast are the base64url characters whose low 4 bits are zero.
+const canonicalLast = "AQgw"
+
+// maxHeaderSize bounds the encoded header Verify decodes.
+const maxHeaderSize = 512
+
+// Verify checks token and returns the principal it carries. In order:
+// size; header (a JSON object of exactly alg "EdDSA", typ "llst+jwt" and
+// a kid; jwk, jku, x5u, x5c and every other parameter refused); the JWS
+// parsed by go-jose with only EdDSA allowed; kid looked up in the local
+// keyring only (nothing named by the token is ever fetched or opened);
+// signature; claims present and well typed; iss exactly Config.Issuer;
+// aud containing Config.Audience; exp, nbf and iat within the skew; a
+// lifetime of at most 15 min; tenant, kind, roles and grants well formed.
+//
+// A token that verified before is answered from the cache without the
+// signature check, as long as it has not expired (+ skew) and its key is
+// still in the keyring and unretired.
+//
+// Every error matches ErrInvalidToken and one class sentinel (ErrExpired,
+// ErrUnknownKey, …); its message is safe to show and never holds the token.
+// The returned Principal is the caller's; its Roles and Grants slices are
+// shared with the cache and must not be modified.
+func (v *Verifier) Verify(token string) (*auth.Principal, error) {
+	now := v.ring.cfg.Now()
+	if len(token) == 0 || len(token) > MaxTokenSize {
+		return nil, fail(ErrMalformed, "empty or longer than %d bytes", MaxTokenSize)
+	}
+	if v.cache == nil {
+		p, _, _, err := v.verify(token, now)
+		return p, err
+	}
+	h := sha256.Sum256([]byte(token))
+	if e, ok := v.cache.get(&h); ok && now.UnixNano() < e.deadline && !e.key.dead.Load() && now.UnixNano() < e.key.retireAt {
+		p := *e.p
+		return &p, nil
+	}
+	p, key, deadline, err := v.verify(token, now)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(&h, cacheEntry{p: p, deadline: deadline, key: key})
+	q := *p
+	return &q, nil
+}
+
+// verifyClaims is the payload as Verify reads it: pointers tell a missing
+// claim from a zero one; the types make ill-typed claims fail to decode.
+type verifyClaims struct {
+	Iss    *string   `json:"iss"`
+	Sub    *string   `json:"sub"`
+	Aud    audience  `json:"aud"`
+	Tenant *string   `json:"tenant"`
+	Roles  *[]string `json:"roles"`
+	Caps   *[]string `json:"caps"`
+	Kind   *string   `json:"kind"`
+	Exp    *int64    `json:"exp"`
+	Nbf    *int64    `json:"nbf"`
+	Iat    *int64    `json:"iat"`
+	Jti    *string   `json:"jti"`
+}
+
+// audience is aud as a string or an array of strings (RFC 7519 §4.1.3).
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := gojson.Unmarshal(b, &s); err == nil {
+		*a = audience{s}
+		return nil
+	}
+	var list []string
+	if err := gojson.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	if list == nil {
+		list = []string{}
+	}
+	*a = list
+	return nil
+}
+
+// verify is Verify without the cache. It returns the principal, the key
+// that verified it and the deadline (exp + skew) in Unix nanoseconds.
+func (v *Verifier) verify(token string, now time.Time) (*auth.Principal, *ringKey, int64, error) {
+	cfg := &v.ring.cfg
+	if len(token) == 0 || len(token) > MaxTokenSize {
+		return nil, nil, 0, fail(ErrMalformed, "empty or longer than %d bytes", MaxTokenSize)
+	}
+	kid, err := checkHeader(token)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		return nil, nil, 0, fail(ErrMalformed, "not a compact JWS")
+	}
+	// The header as go-jose read it must agree with ours.
+	if len(tok.Headers) != 1 || tok.Headers[0].Algorithm != string(jose.EdDSA) ||
+		tok.Headers[0].KeyID != kid || tok.Headers[0].JSONWebKey != nil {
+		return nil, nil, 0, fail(ErrMalformed, "inconsistent header")
+	}
+	key := v.ring.verifyingKey(kid, now)
+	if key == nil {
+		return nil, nil, 0, fail(ErrUnknownKey, "kid names no key of this server that verifies now")
+	}
+	var c verifyClaims
+	if err := tok.Claims(key.pub, &c); err != nil {
+		if errors.Is(err, jose.ErrCryptoFailure) {
+			return nil, nil, 0, fail(ErrBadSignature, "signature does not verify with key %s", key.ID)
+		}
+		return nil, nil, 0, fail(ErrBadClaims, "claims are not a JSON object of LLST claim types")
+	}
+
+	var missing []string
+	for _, m := range []struct {
+		name    string
+		present bool
+	}{
+		{"iss", c.Iss != nil}, {"sub", c.Sub != nil}, {"aud", c.Aud != nil},
+		{"tenant", c.Tenant != nil}, {"roles", c.Roles != nil}, {"caps", c.Caps != nil},
+		{"kind", c.Kind != nil}, {"exp", c.Exp != nil}, {"nbf", c.Nbf != nil},
+		{"iat", c.Iat != nil}, {"jti", c.Jti != nil},
+	} {
+		if !m.present {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, 0, fail(ErrBadClaims, "missing %s", strings.Join(missing, ", "))
+	}
+	if *c.Iss != cfg.Issuer {
+		return nil, nil, 0, fail(ErrWrongIssuer, "iss is not %q", cfg.Issuer)
+	}
+	audOK := false
+	for _, a := range c.Aud {
+		if a == cfg.Audience {
+			audOK = true
+			break
+		}
+	}
+	if !audOK {
+		return nil, nil, 0, fail(ErrWrongAudience, "aud does not contain %q", cfg.Audience)
+	}
+
+	exp, nbf, iat := time.Unix(*c.Exp, 0), time.Unix(*c.Nbf, 0), time.Unix(*c.Iat, 0)
+	if *c.Exp <= *c.Iat || *c.Nbf > *c.Exp || *c.Exp-*c.Iat > int64(MaxLifetime/time.Second) {
+		return nil, nil, 0, fail(ErrBadClaims, "want iat < exp, nbf ≤ exp and a lifetime of at most %v", MaxLifetime)
+	}
+	if !now.Before(exp.Add(cfg.Skew)) {
+		return nil, nil, 0, fail(ErrExpired, "expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	if now.Add(cfg.Skew).Before(nbf) {
+		return nil, nil, 0, fail(ErrNotYetValid, "not before %s", nbf.UTC().Format(time.RFC3339))
+	}
+	if now.Add(cfg.Skew).Before(iat) {
+		return nil, nil, 0, fail(ErrNotYetValid, "issued in the future, at %s", iat.UTC().Format(time.RFC3339))
+	}
+	if err := checkClaims(*c.Sub, *c.Tenant, *c.Kind, *c.Roles, *c.Caps); err != nil {
+		return nil, nil, 0, fail(ErrBadClaims, "%v", err)
+	}
+	if *c.Jti == "" || len(*c.Jti) > 64 {
+		return nil, nil, 0, fail(ErrBadClaims, "jti must be 1–64 characters")
+	}
+	p := &auth.Principal{
+		Subject:  *c.Sub,
+		Tenant:   *c.Tenant,
+		Roles:    *c.Roles,
+		Grants:   auth.Grants(*c.Caps),
+		Kind:     auth.Kind(*c.Kind),
+		TokenID:  *c.Jti,
+		KeyID:    key.ID,
+		Expires:  exp.UTC(),
+		IssuedAt: iat.UTC(),
+	}
+	return p, key, exp.Add(cfg.Skew).UnixNano(), nil
+}
+
+// checkHeader decodes the protected header itself — so that the rules
+// below do not depend on what the JOSE library chooses to parse — and
+// returns the kid.
+func checkHeader(token string) (kid string, err error) {
+	enc, rest, ok := strings.Cut(token, ".")
+	_, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.IndexByte(sig, '.') >= 0 {
+		return "", fail(ErrMalformed, "not a compact JWS of three segments")
+	}
+	if len(enc) > maxHeaderSize {
+		return "", fail(ErrMalformed, "header longer than %d bytes", maxHeaderSize)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", fail(ErrMalformed, "header is not base64url")
+	}
+	// go-jose's JSON: case-sensitive names, duplicate names refused.
+	var hdr map[string]gojson.RawMessage
+	if err := gojson.Unmarshal(raw, &hdr); err != nil || hdr == nil {
+		return "", fail(ErrMalformed, "header is not a JSON object")
+	}
+	for _, name := range forbiddenHeaders {
+		if _, ok := hdr[name]; ok {
+			return "", fail(ErrForbiddenHeader, "%q is not allowed in an LLST header", name)
+		}
+	}
+	for name := range hdr {
+		if name != "alg" && name != "typ" && name != "kid" {
+			return "", fail(ErrForbiddenHeader, "an LLST header has only alg, typ and kid")
+		}
+	}
+	var alg, typ string
+	if gojson.Unmarshal(hdr["alg"], &alg) != nil || alg != string(jose.EdDSA) {
+		return "", fail(ErrWrongAlgorithm, "alg must be EdDSA")
+	}
+	if gojson.Unmarshal(hdr["typ"], &typ) != nil || typ != TokenType {
+		return "", fail(ErrWrongType, "typ must be %q", TokenType)
+	}
+	if gojson.Unmarshal(hdr["kid"], &kid) != nil || kid == "" {
+		return "", fail(ErrMalformed, "kid missing")
+	}
+	// An Ed25519 signature is 64 bytes: 86 base64url characters, the last
+	// carrying 2 bits and 4 zero bits. Refusing the non-zero variants keeps
+	// a token from having several spellings that all verify.
+	if len(sig) != 86 || strings.IndexByte(canonicalLast, sig[85]) < 0 {
+		return "", fail(ErrMalformed, "signature is not 64 bytes of canonical base64url")
+	}
+	return kid, nil
+}
