@@ -17,6 +17,16 @@
 // [Provider.Transport], [Provider.Client] or [Provider.Browser], which
 // route them to the test server.
 //
+// A test of a relying party starts the provider, registers its callback
+// and drives a browser through the login:
+//
+//	p := oidctest.New(t, oidctest.Config{})
+//	srv := httptest.NewServer(mux) // serves /auth/login and /auth/callback
+//	p.AddRedirectURI(srv.URL + "/auth/callback")
+//	// configure the relying party with p.Issuer(), p.ClientID(),
+//	// p.ClientSecret() and p.Client() as its HTTP client, then:
+//	resp, err := p.Browser().Get(srv.URL + "/auth/login")
+//
 // The provider imports no LogLine package; gateway and CLI tests can use it.
 package oidctest
 
