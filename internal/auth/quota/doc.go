@@ -42,11 +42,13 @@
 //
 // # Concurrency and memory
 //
-// Tenants are spread over shards by an FNV-1a hash of their name. The hot
-// path takes one shard's read lock to find the tenant's entry and then that
-// entry's own mutex: tenants never wait for each other except for the
-// brief read lock of a shared shard, so a tenant far over its quota does not
-// slow the others.
+// Tenants are spread over shards by an FNV-1a hash of their name. A
+// shard's maps are an immutable snapshot behind an atomic pointer, copied
+// by the rare writers (a new tenant, Set, a sweep), so the hot path takes
+// no shared lock and writes nothing shared: it loads the snapshot, finds
+// the tenant's entry and takes that entry's own mutex. Tenants never wait
+// for each other, and a tenant far over its quota does not slow the
+// others (BenchmarkQuietTenantP99).
 //
 // An entry is created on a tenant's first limited charge (a tenant whose
 // limits are all zero costs nothing) and dropped once it has been idle for
@@ -75,7 +77,7 @@
 //
 // # Usage counters
 //
-// [Usage] counts per tenant with atomic adds after a shard read lock.
+// [Usage] counts per tenant with atomic adds, found the same lock-free way.
 // [Counters] marshal to JSON with the canonical names, for GET
 // /metrics/public:
 //

@@ -317,8 +317,8 @@ func (l *Limiter) charge(tenant, role string, n Cost, reserve bool, deadline tim
 		}
 		for _, bs := range scopes {
 			for i, c := range cost {
-				if bs != nil && c > 0 {
-					bs[i].take(c) // unlimited buckets ignore their tokens
+				if bs != nil && c > 0 && !bs[i].unlimited() {
+					bs[i].take(c)
 				}
 			}
 		}

@@ -18,6 +18,7 @@ type LimitError struct {
 	Decision Decision
 }
 
+// Error says which quota is exhausted and for how long.
 func (e *LimitError) Error() string {
 	return "quota: " + detail(e.Decision)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -85,8 +86,9 @@ type UsageConfig struct {
 }
 
 // Usage holds the usage counters of every tenant that used something. All
-// methods are safe for concurrent use; adding is a shard read lock and an
-// atomic add. Tenants are never dropped: the counters are what billing
+// methods are safe for concurrent use; adding is a map lookup in an
+// immutable snapshot and an atomic add, with no lock and no write shared
+// between tenants. Tenants are never dropped: the counters are what billing
 // reads, and tenants are authenticated, so there are as many as the
 // configuration names.
 type Usage struct {
@@ -96,9 +98,11 @@ type Usage struct {
 
 const usageShards = 64
 
+// usageShard holds the tenants whose name hashes to it: readers load m,
+// writers (a new tenant) hold mu and store a copy with it added.
 type usageShard struct {
-	mu sync.RWMutex
-	m  map[string]*counters // guarded by mu
+	m  atomic.Pointer[map[string]*counters]
+	mu sync.Mutex // serialises writers
 	_  [64]byte
 }
 
@@ -119,26 +123,26 @@ func NewUsage(cfg UsageConfig) *Usage {
 		u.now = time.Now
 	}
 	for i := range u.shards {
-		u.shards[i].m = make(map[string]*counters)
+		u.shards[i].m.Store(&map[string]*counters{})
 	}
 	return u
 }
 
 func (u *Usage) of(tenant string) *counters {
 	sh := &u.shards[fnv1a(tenant)%usageShards]
-	sh.mu.RLock()
-	c := sh.m[tenant]
-	sh.mu.RUnlock()
-	if c != nil {
+	if c := (*sh.m.Load())[tenant]; c != nil {
 		return c
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c := sh.m[tenant]; c != nil {
+	m := *sh.m.Load()
+	if c := m[tenant]; c != nil {
 		return c
 	}
-	c = new(counters)
-	sh.m[tenant] = c
+	c := new(counters)
+	m = maps.Clone(m)
+	m[tenant] = c
+	sh.m.Store(&m)
 	return c
 }
 
@@ -161,11 +165,7 @@ func (u *Usage) AddWS(tenant string, d time.Duration) {
 
 // Get returns tenant's counters (zero if it used nothing).
 func (u *Usage) Get(tenant string) Counters {
-	sh := &u.shards[fnv1a(tenant)%usageShards]
-	sh.mu.RLock()
-	c := sh.m[tenant]
-	sh.mu.RUnlock()
-	return c.load()
+	return (*u.shards[fnv1a(tenant)%usageShards].m.Load())[tenant].load()
 }
 
 func (c *counters) load() Counters {
@@ -186,12 +186,9 @@ func (c *counters) load() Counters {
 func (u *Usage) Snapshot() map[string]Counters {
 	out := make(map[string]Counters)
 	for i := range u.shards {
-		sh := &u.shards[i]
-		sh.mu.RLock()
-		for t, c := range sh.m {
+		for t, c := range *u.shards[i].m.Load() {
 			out[t] = c.load()
 		}
-		sh.mu.RUnlock()
 	}
 	return out
 }
