@@ -2,7 +2,6 @@ package tenantcfg
 
 import (
 	"maps"
-	"math"
 	"slices"
 	"strings"
 
@@ -21,18 +20,18 @@ type Features struct {
 }
 
 // Rate is one token bucket: PerSecond tokens refill each second, up to
-// Burst. PerSecond is +Inf for "unlimited" (then Burst is 0); the value is
-// chosen so that rate.Limit(r.PerSecond) is rate.Inf in x/time/rate.
+// Burst. The zero Rate is "unlimited". The fields and their meaning are
+// those of quota.Limit, so quota.Limit(r) converts.
 type Rate struct {
 	PerSecond float64
 	Burst     int64
 }
 
 // Unlimited reports whether r imposes no limit.
-func (r Rate) Unlimited() bool { return math.IsInf(r.PerSecond, 1) }
+func (r Rate) Unlimited() bool { return r.PerSecond == 0 }
 
 // unlimited is the Rate of a bucket that never runs dry.
-func unlimited() Rate { return Rate{PerSecond: math.Inf(1)} }
+func unlimited() Rate { return Rate{} }
 
 // Limits are the three buckets LogLine charges a request to: one token per
 // request, one per span appended or read, one per byte of request body.
