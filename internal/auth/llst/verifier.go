@@ -4,11 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	gojson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/logline/logline/internal/auth"
@@ -18,7 +19,8 @@ import (
 // verified. Safe for concurrent use; Verify never blocks on I/O.
 type Verifier struct {
 	ring  *Keyring
-	cache *cache // nil when Config.CacheSize < 0
+	cache *cache    // nil when Config.CacheSize < 0
+	bufs  sync.Pool // of *[]byte, for hashToken
 }
 
 // NewVerifier returns a Verifier using r's keys and configuration.
@@ -68,7 +70,7 @@ func (v *Verifier) Verify(token string) (*auth.Principal, error) {
 		p, _, _, err := v.verify(token, now)
 		return p, err
 	}
-	h := sha256.Sum256([]byte(token))
+	h := v.hashToken(token)
 	if e, ok := v.cache.get(&h); ok && now.UnixNano() < e.deadline && !e.key.dead.Load() && now.UnixNano() < e.key.retireAt {
 		p := *e.p
 		return &p, nil
@@ -82,40 +84,18 @@ func (v *Verifier) Verify(token string) (*auth.Principal, error) {
 	return &q, nil
 }
 
-// verifyClaims is the payload as Verify reads it: pointers tell a missing
-// claim from a zero one; the types make ill-typed claims fail to decode.
-type verifyClaims struct {
-	Iss    *string   `json:"iss"`
-	Sub    *string   `json:"sub"`
-	Aud    audience  `json:"aud"`
-	Tenant *string   `json:"tenant"`
-	Roles  *[]string `json:"roles"`
-	Caps   *[]string `json:"caps"`
-	Kind   *string   `json:"kind"`
-	Exp    *int64    `json:"exp"`
-	Nbf    *int64    `json:"nbf"`
-	Iat    *int64    `json:"iat"`
-	Jti    *string   `json:"jti"`
-}
-
-// audience is aud as a string or an array of strings (RFC 7519 §4.1.3).
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := gojson.Unmarshal(b, &s); err == nil {
-		*a = audience{s}
-		return nil
+// hashToken returns the cache key of token: its SHA-256. It hashes a
+// pooled copy: sha256.Sum256([]byte(token)) would allocate one per call.
+func (v *Verifier) hashToken(token string) [32]byte {
+	bp, _ := v.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
 	}
-	var list []string
-	if err := gojson.Unmarshal(b, &list); err != nil {
-		return err
-	}
-	if list == nil {
-		list = []string{}
-	}
-	*a = list
-	return nil
+	b := append((*bp)[:0], token...)
+	h := sha256.Sum256(b)
+	*bp = b
+	v.bufs.Put(bp)
+	return h
 }
 
 // verify is Verify without the cache. It returns the principal, the key
@@ -125,7 +105,7 @@ func (v *Verifier) verify(token string, now time.Time) (*auth.Principal, *ringKe
 	if len(token) == 0 || len(token) > MaxTokenSize {
 		return nil, nil, 0, fail(ErrMalformed, "empty or longer than %d bytes", MaxTokenSize)
 	}
-	kid, err := checkHeader(token)
+	payloadSeg, kid, err := checkHeader(token)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -142,47 +122,41 @@ func (v *Verifier) verify(token string, now time.Time) (*auth.Principal, *ringKe
 	if key == nil {
 		return nil, nil, 0, fail(ErrUnknownKey, "kid names no key of this server that verifies now")
 	}
-	var c verifyClaims
-	if err := tok.Claims(key.pub, &c); err != nil {
+	// Claims with no destination only verifies the signature; the
+	// payload it covers is then read by parseClaims (exact names, no
+	// duplicates, no reflection).
+	if err := tok.Claims(key.pub); err != nil {
 		if errors.Is(err, jose.ErrCryptoFailure) {
 			return nil, nil, 0, fail(ErrBadSignature, "signature does not verify with key %s", key.ID)
 		}
-		return nil, nil, 0, fail(ErrBadClaims, "claims are not a JSON object of LLST claim types")
+		return nil, nil, 0, fail(ErrMalformed, "not a compact JWS")
 	}
-
-	var missing []string
-	for _, m := range []struct {
-		name    string
-		present bool
-	}{
-		{"iss", c.Iss != nil}, {"sub", c.Sub != nil}, {"aud", c.Aud != nil},
-		{"tenant", c.Tenant != nil}, {"roles", c.Roles != nil}, {"caps", c.Caps != nil},
-		{"kind", c.Kind != nil}, {"exp", c.Exp != nil}, {"nbf", c.Nbf != nil},
-		{"iat", c.Iat != nil}, {"jti", c.Jti != nil},
-	} {
-		if !m.present {
-			missing = append(missing, m.name)
+	payload, err := base64.RawURLEncoding.DecodeString(payloadSeg)
+	if err != nil {
+		return nil, nil, 0, fail(ErrMalformed, "payload is not base64url")
+	}
+	c, err := parseClaims(payload)
+	if err != nil {
+		return nil, nil, 0, fail(ErrBadClaims, "%v", err)
+	}
+	if c.have != 1<<len(claimNames)-1 {
+		var missing []string
+		for i, name := range claimNames {
+			if c.have&(1<<i) == 0 {
+				missing = append(missing, name)
+			}
 		}
-	}
-	if len(missing) > 0 {
 		return nil, nil, 0, fail(ErrBadClaims, "missing %s", strings.Join(missing, ", "))
 	}
-	if *c.Iss != cfg.Issuer {
+	if c.iss != cfg.Issuer {
 		return nil, nil, 0, fail(ErrWrongIssuer, "iss is not %q", cfg.Issuer)
 	}
-	audOK := false
-	for _, a := range c.Aud {
-		if a == cfg.Audience {
-			audOK = true
-			break
-		}
-	}
-	if !audOK {
+	if !slices.Contains(c.aud, cfg.Audience) {
 		return nil, nil, 0, fail(ErrWrongAudience, "aud does not contain %q", cfg.Audience)
 	}
 
-	exp, nbf, iat := time.Unix(*c.Exp, 0), time.Unix(*c.Nbf, 0), time.Unix(*c.Iat, 0)
-	if *c.Exp <= *c.Iat || *c.Nbf > *c.Exp || *c.Exp-*c.Iat > int64(MaxLifetime/time.Second) {
+	exp, nbf, iat := time.Unix(c.exp, 0), time.Unix(c.nbf, 0), time.Unix(c.iat, 0)
+	if c.exp <= c.iat || c.nbf > c.exp || c.exp-c.iat > int64(MaxLifetime/time.Second) {
 		return nil, nil, 0, fail(ErrBadClaims, "want iat < exp, nbf ≤ exp and a lifetime of at most %v", MaxLifetime)
 	}
 	if !now.Before(exp.Add(cfg.Skew)) {
@@ -194,19 +168,19 @@ func (v *Verifier) verify(token string, now time.Time) (*auth.Principal, *ringKe
 	if now.Add(cfg.Skew).Before(iat) {
 		return nil, nil, 0, fail(ErrNotYetValid, "issued in the future, at %s", iat.UTC().Format(time.RFC3339))
 	}
-	if err := checkClaims(*c.Sub, *c.Tenant, *c.Kind, *c.Roles, *c.Caps); err != nil {
+	if err := checkClaims(c.sub, c.tenant, c.kind, c.roles, c.caps); err != nil {
 		return nil, nil, 0, fail(ErrBadClaims, "%v", err)
 	}
-	if *c.Jti == "" || len(*c.Jti) > 64 {
-		return nil, nil, 0, fail(ErrBadClaims, "jti must be 1–64 characters")
+	if !validSubject(c.jti) || len(c.jti) > 64 {
+		return nil, nil, 0, fail(ErrBadClaims, "jti must be 1–64 printable ASCII characters")
 	}
 	p := &auth.Principal{
-		Subject:  *c.Sub,
-		Tenant:   *c.Tenant,
-		Roles:    *c.Roles,
-		Grants:   auth.Grants(*c.Caps),
-		Kind:     auth.Kind(*c.Kind),
-		TokenID:  *c.Jti,
+		Subject:  c.sub,
+		Tenant:   c.tenant,
+		Roles:    c.roles,
+		Grants:   auth.Grants(c.caps),
+		Kind:     auth.Kind(c.kind),
+		TokenID:  c.jti,
 		KeyID:    key.ID,
 		Expires:  exp.UTC(),
 		IssuedAt: iat.UTC(),
@@ -214,52 +188,74 @@ func (v *Verifier) verify(token string, now time.Time) (*auth.Principal, *ringKe
 	return p, key, exp.Add(cfg.Skew).UnixNano(), nil
 }
 
-// checkHeader decodes the protected header itself — so that the rules
-// below do not depend on what the JOSE library chooses to parse — and
-// returns the kid.
-func checkHeader(token string) (kid string, err error) {
+// checkHeader checks the token's shape and decodes the protected header
+// itself — so that these rules do not depend on what the JOSE library
+// chooses to parse — and returns the payload segment and the kid.
+func checkHeader(token string) (payloadSeg, kid string, err error) {
 	enc, rest, ok := strings.Cut(token, ".")
-	_, sig, ok2 := strings.Cut(rest, ".")
+	payloadSeg, sig, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || strings.IndexByte(sig, '.') >= 0 {
-		return "", fail(ErrMalformed, "not a compact JWS of three segments")
+		return "", "", fail(ErrMalformed, "not a compact JWS of three segments")
 	}
 	if len(enc) > maxHeaderSize {
-		return "", fail(ErrMalformed, "header longer than %d bytes", maxHeaderSize)
+		return "", "", fail(ErrMalformed, "header longer than %d bytes", maxHeaderSize)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil {
-		return "", fail(ErrMalformed, "header is not base64url")
-	}
-	// go-jose's JSON: case-sensitive names, duplicate names refused.
-	var hdr map[string]gojson.RawMessage
-	if err := gojson.Unmarshal(raw, &hdr); err != nil || hdr == nil {
-		return "", fail(ErrMalformed, "header is not a JSON object")
-	}
-	for _, name := range forbiddenHeaders {
-		if _, ok := hdr[name]; ok {
-			return "", fail(ErrForbiddenHeader, "%q is not allowed in an LLST header", name)
-		}
-	}
-	for name := range hdr {
-		if name != "alg" && name != "typ" && name != "kid" {
-			return "", fail(ErrForbiddenHeader, "an LLST header has only alg, typ and kid")
-		}
+		return "", "", fail(ErrMalformed, "header is not base64url")
 	}
 	var alg, typ string
-	if gojson.Unmarshal(hdr["alg"], &alg) != nil || alg != string(jose.EdDSA) {
-		return "", fail(ErrWrongAlgorithm, "alg must be EdDSA")
+	var names []string
+	err = walkObject(raw, func(name string, r *objReader) error {
+		if slices.Contains(names, name) {
+			return errDuplicate
+		}
+		names = append(names, name)
+		var v *string
+		switch name {
+		case "alg":
+			v = &alg
+		case "typ":
+			v = &typ
+		case "kid":
+			v = &kid
+		default:
+			return r.skip()
+		}
+		if r.peek() != '"' {
+			return r.skip() // not a string: left empty, refused below
+		}
+		s, err := r.str()
+		*v = s
+		return err
+	})
+	if err != nil {
+		return "", "", fail(ErrMalformed, "header is not a JSON object of distinct members")
 	}
-	if gojson.Unmarshal(hdr["typ"], &typ) != nil || typ != TokenType {
-		return "", fail(ErrWrongType, "typ must be %q", TokenType)
+	for _, name := range forbiddenHeaders {
+		if slices.Contains(names, name) {
+			return "", "", fail(ErrForbiddenHeader, "%q is not allowed in an LLST header", name)
+		}
 	}
-	if gojson.Unmarshal(hdr["kid"], &kid) != nil || kid == "" {
-		return "", fail(ErrMalformed, "kid missing")
+	for _, name := range names {
+		if name != "alg" && name != "typ" && name != "kid" {
+			return "", "", fail(ErrForbiddenHeader, "an LLST header has only alg, typ and kid")
+		}
+	}
+	if alg != string(jose.EdDSA) {
+		return "", "", fail(ErrWrongAlgorithm, "alg must be EdDSA")
+	}
+	if typ != TokenType {
+		return "", "", fail(ErrWrongType, "typ must be %q", TokenType)
+	}
+	if kid == "" {
+		return "", "", fail(ErrMalformed, "kid missing")
 	}
 	// An Ed25519 signature is 64 bytes: 86 base64url characters, the last
 	// carrying 2 bits and 4 zero bits. Refusing the non-zero variants keeps
 	// a token from having several spellings that all verify.
 	if len(sig) != 86 || strings.IndexByte(canonicalLast, sig[85]) < 0 {
-		return "", fail(ErrMalformed, "signature is not 64 bytes of canonical base64url")
+		return "", "", fail(ErrMalformed, "signature is not 64 bytes of canonical base64url")
 	}
-	return kid, nil
+	return payloadSeg, kid, nil
 }
