@@ -106,10 +106,15 @@ type server struct {
 	done   chan error
 }
 
-func startServer(t *testing.T, bin, data, addr string) *server {
+// startServer starts serve with authentication off (--dev) unless extra
+// flags are given (TestAuthEndToEnd passes its own).
+func startServer(t *testing.T, bin, data, addr string, extra ...string) *server {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
-	cmd := exec.Command(bin, "serve", "--data", data, "--addr", addr, "--addr-file", addrFile)
+	if extra == nil {
+		extra = []string{"--dev"}
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--addr", addr, "--addr-file", addrFile}, extra...)...)
 	s := &server{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = &lockedWriter{w: s.stderr}
 	if err := cmd.Start(); err != nil {

@@ -61,7 +61,7 @@ func startServer(t testing.TB, dir string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.gw, err = gateway.New(gateway.Config{Store: s.store, Logger: log, Ready: s.store.Ready, Log: s.store, LogKeys: keys.VerifierKeys})
+	s.gw, err = gateway.New(gateway.Config{Store: s.store, Dev: true, Logger: log, Ready: s.store.Ready, Log: s.store, LogKeys: keys.VerifierKeys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func startServer(dir, origin string, maxBody int64, log *slog.Logger, open store
 		return nil, fmt.Errorf("receipts: %w", err)
 	}
 	closeAll := func() { store.Close(); receipts.Close(); archive.Close() }
-	gw, err := gateway.New(gateway.Config{Store: store, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: logKeys, Receipts: receipts})
+	gw, err := gateway.New(gateway.Config{Store: store, Dev: true, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: logKeys, Receipts: receipts})
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("gateway: %w", err)

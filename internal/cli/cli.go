@@ -125,6 +125,8 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newExport(),
 		a.newBackup(),
 		a.newRestore(),
+		a.newSA(),
+		a.newToken(),
 		bench.NewCommand(),
 	)
 	return root
@@ -181,11 +183,15 @@ func (a *app) logger() (*slog.Logger, error) {
 
 // serverFlags are the flags of every command that talks to a server.
 type serverFlags struct {
-	server string
+	server      string
+	token       string
+	credentials string
 }
 
 func (s *serverFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&s.server, "server", client.DefaultServer, "URL of the LogLine server (env LOGLINE_SERVER)")
+	cmd.Flags().StringVar(&s.token, "token", "", "LogLine token (LLST) to authenticate with (env LOGLINE_TOKEN; see 'logline token issue')")
+	cmd.Flags().StringVar(&s.credentials, "credentials", "", "service account credential file to get tokens with (env LOGLINE_CREDENTIALS; see 'logline sa create')")
 }
 
 // client builds an API client for the configured server.
@@ -193,6 +199,13 @@ func (a *app) client(s serverFlags) (*client.Client, error) {
 	c, err := client.New(s.server, &http.Client{}, "logline/"+a.version)
 	if err != nil {
 		return nil, usageErrorf("--server: %v", err)
+	}
+	ts, err := a.tokenSource(s, c.BaseURL())
+	if err != nil {
+		return nil, err
+	}
+	if ts != nil {
+		c = c.WithToken(ts)
 	}
 	return c, nil
 }

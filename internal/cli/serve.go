@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,13 +10,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/logline/logline/internal/auth/oidclogin"
 	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
@@ -55,6 +59,7 @@ type serveOptions struct {
 	logOrigin       string
 	store           string // PostgreSQL URL; "" is the embedded store in data
 	noMigrate       bool
+	identity        identityOptions
 }
 
 func (a *app) newServe() *cobra.Command {
@@ -107,6 +112,17 @@ share one database.`,
 	f.StringVar(&o.store, "store", "", "PostgreSQL URL (postgres://user@host/db) to keep the ledger in; default: the embedded store in --data")
 	f.BoolVar(&o.noMigrate, "no-migrate", false, "with --store: do not apply schema migrations on start (run 'logline migrate')")
 	f.StringVar(&o.logOrigin, "log-origin", "", "the log's name (first line of every checkpoint, name of its keys); default: the one in DATA/keys, else logline.local/<random>")
+	id := &o.identity
+	f.BoolVar(&id.dev, "dev", false, "turn authentication OFF (every request may read and write every tenant); only on a loopback --addr")
+	f.StringVar(&id.publicURL, "public-url", "", "the URL clients reach this server at (token endpoint audience, login callback); default: http(s)://ADDR")
+	f.StringSliceVar(&id.corsOrigins, "cors-origin", nil, "browser origin allowed to call the API (exact, e.g. https://app.example; repeatable)")
+	f.StringVar(&id.oidcIssuer, "oidc-issuer", oidclogin.GoogleIssuer, "OpenID provider for /auth/login")
+	f.StringVar(&id.oidcClientID, "oidc-client-id", "", "OAuth client id at the provider; login is off without it")
+	f.StringVar(&id.oidcClientSecret, "oidc-client-secret", "", "OAuth client secret (better: env LOGLINE_OIDC_CLIENT_SECRET)")
+	f.StringVar(&id.oidcRedirectURL, "oidc-redirect-url", "", "the callback URL exactly as registered at the provider; default: PUBLIC-URL/auth/callback")
+	f.StringSliceVar(&id.oidcDomains, "oidc-allowed-domain", nil, "admit only accounts of this Google Workspace domain (hd claim; repeatable)")
+	f.StringVar(&id.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	f.StringVar(&id.tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
 	return cmd
 }
 
@@ -121,8 +137,33 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if o.indexCacheMB < 8 {
 		return usageErrorf("--index-cache-mb must be at least 8")
 	}
-	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+	host, _, err := net.SplitHostPort(o.addr)
+	if err != nil {
 		return usageErrorf("--addr %q: want HOST:PORT", o.addr)
+	}
+	if o.identity.dev && !isLoopback(host) {
+		return usageErrorf("--dev turns authentication off and is allowed only on a loopback address (--addr 127.0.0.1:PORT), not %q", o.addr)
+	}
+	if (o.identity.tlsCert == "") != (o.identity.tlsKey == "") {
+		return usageErrorf("--tls-cert and --tls-key go together")
+	}
+	var tlsCert *tls.Certificate
+	if o.identity.tlsCert != "" {
+		c, err := tls.LoadX509KeyPair(o.identity.tlsCert, o.identity.tlsKey)
+		if err != nil {
+			return usageErrorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsCert = &c
+	}
+	if o.identity.oidcClientSecret == "" {
+		o.identity.oidcClientSecret = os.Getenv("LOGLINE_OIDC_CLIENT_SECRET")
+	}
+	if o.identity.publicURL != "" {
+		u, err := url.Parse(o.identity.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return usageErrorf("--public-url %q: want http(s)://HOST[:PORT] without a path", o.identity.publicURL)
+		}
+		o.identity.publicURL = strings.TrimSuffix(o.identity.publicURL, "/")
 	}
 
 	if o.addrFile != "" {
@@ -153,25 +194,47 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 
-	gw, err := gateway.New(gateway.Config{
-		Store:    store,
-		Logger:   log,
-		Ready:    store.Ready,
-		Log:      store,
-		LogKeys:  led.logKeys,
-		Receipts: receipts,
-		Exports:  &gateway.Exports{Dir: filepath.Join(o.data, exportsDirName), Origin: keys.Origin(), Signer: keys.Signer},
-	})
-	if err != nil {
-		_ = closeStore()
-		return fmt.Errorf("gateway: %w", err)
-	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		_ = closeStore()
 		return ioErrorf("listen on %s: %w", o.addr, err)
 	}
 	addr := ln.Addr().String()
+	baseURL := o.identity.publicURL
+	if baseURL == "" {
+		scheme := "http"
+		if tlsCert != nil {
+			scheme = "https"
+		}
+		baseURL = scheme + "://" + addr
+	}
+	idn, err := openIdentity(ctx, o.identity, identityDeps{
+		data: o.data, origin: keys.Origin(), baseURL: baseURL, store: store,
+		receipts: receipts, logKeys: led.logKeys, log: log,
+	})
+	if err != nil {
+		_ = ln.Close()
+		_ = closeStore()
+		return err
+	}
+	gw, err := gateway.New(gateway.Config{
+		Store:       store,
+		Logger:      log,
+		Ready:       store.Ready,
+		Log:         store,
+		LogKeys:     led.logKeys,
+		Receipts:    receipts,
+		Exports:     &gateway.Exports{Dir: filepath.Join(o.data, exportsDirName), Origin: keys.Origin(), Signer: keys.Signer},
+		Access:      idn.access,
+		Dev:         idn.access == nil,
+		CORSOrigins: o.identity.corsOrigins,
+		Usage:       idn.usage,
+	})
+	if err != nil {
+		_ = ln.Close()
+		_ = closeStore()
+		return fmt.Errorf("gateway: %w", err)
+	}
 	if o.addrFile != "" {
 		if err := durable.WriteFile(o.addrFile, []byte(addr+"\n"), 0o644); err != nil {
 			_ = ln.Close()
@@ -180,17 +243,37 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		defer os.Remove(o.addrFile)
 	}
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
+	for _, loop := range idn.loops {
+		loops.Go(func() {
+			if err := loop(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("background loop stopped", "err", err)
+			}
+		})
+	}
+	// The loops append auth events: they stop before the store closes.
+	stopBackground := func() { stopLoops(); loops.Wait() }
+	defer stopBackground()
+	if o.identity.dev {
+		log.Warn("AUTHENTICATION IS OFF (--dev): anyone who can reach " + addr + " may read and write every tenant")
+	}
 
 	srv := &http.Server{
 		Handler:           gw.Handler(),
+		TLSConfig:         serverTLS(tlsCert),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening on http://"+addr, "addr", addr, "data", o.data)
+	if tlsCert != nil {
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
+	log.Info("listening on "+baseURL, "addr", addr, "data", o.data, "auth", !o.identity.dev)
 
 	var runErr error
 	select {
@@ -216,6 +299,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		_ = srv.Close()
 	}
 	wg.Wait()
+	stopBackground()
 	if err := closeStore(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -223,6 +307,15 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		log.Info("stopped", "entries", store.Size())
 	}
 	return runErr
+}
+
+// serverTLS is serve's TLS configuration (nil without a certificate):
+// TLS 1.2 at least, Go's default cipher suites.
+func serverTLS(c *tls.Certificate) *tls.Config {
+	if c == nil {
+		return nil
+	}
+	return &tls.Config{Certificates: []tls.Certificate{*c}, MinVersion: tls.VersionTLS12}
 }
 
 // openLogKeys opens (creating on first use) the log key directory dir and

@@ -95,7 +95,7 @@ func runServe(t *testing.T, data string, extra ...string) (url string, stop func
 	ctx, cancel := context.WithCancel(context.Background())
 	log = &syncBuf{}
 	done := make(chan int, 1)
-	args := append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, extra...)
+	args := append([]string{"serve", "--dev", "--data", data, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, extra...)
 	go func() {
 		done <- Main(ctx, args, IO{In: strings.NewReader(""), Out: io.Discard, Err: log, Getenv: func(string) string { return "" }}, "test")
 	}()

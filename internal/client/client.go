@@ -22,9 +22,22 @@ const DefaultServer = "http://127.0.0.1:8420"
 
 // Client is a LogLine API client. Its methods are safe for concurrent use.
 type Client struct {
-	base *url.URL
-	http *http.Client
-	ua   string
+	base  *url.URL
+	http  *http.Client
+	ua    string
+	token TokenSource // nil: requests carry no Authorization
+}
+
+// TokenSource returns the bearer token (an LLST) for the next request;
+// it may cache and refresh. It must be safe for concurrent use.
+type TokenSource func(ctx context.Context) (string, error)
+
+// WithToken returns a copy of c that authenticates every request with
+// the tokens ts gives (docs/auth.md).
+func (c *Client) WithToken(ts TokenSource) *Client {
+	cp := *c
+	cp.token = ts
+	return &cp
 }
 
 // New returns a client for the server at base ("http://host:port"; a bare
@@ -80,6 +93,13 @@ func (c *Client) endpoint(q url.Values, elem ...string) string {
 // failures as a *ConnError.
 func (c *Client) do(req *http.Request, op string, want int) (*http.Response, error) {
 	req.Header.Set("User-Agent", c.ua)
+	if c.token != nil {
+		tok, err := c.token(req.Context())
+		if err != nil {
+			return nil, fmt.Errorf("%s: get a token: %w", op, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {

@@ -68,7 +68,7 @@ func spawn(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	s := &server{dir: dir, out: new(syncBuffer), exited: make(chan struct{})}
-	s.cmd = exec.Command(binPath, append([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, extra...)...)
+	s.cmd = exec.Command(binPath, append([]string{"serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, extra...)...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out
 	s.cmd.Env = append(os.Environ(), "LOGLINE_LOG_LEVEL=info")

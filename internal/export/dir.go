@@ -1,8 +1,10 @@
 package export
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +119,30 @@ func (d *Dir) Open(id string) (*os.File, error) {
 	}
 	return f, err
 }
+
+// Tenant returns the tenant bundle id was exported for, read from its
+// header line (the gateway answers another tenant's export as not
+// found). A malformed or unknown id gives an error wrapping ErrNotFound.
+func (d *Dir) Tenant(id string) (string, error) {
+	f, err := d.Open(id)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(io.LimitReader(f, maxHeaderBytes)).ReadBytes('\n')
+	if err != nil {
+		return "", fmt.Errorf("export %s: read header: %w", id, err)
+	}
+	var h header
+	if err := json.Unmarshal(line, &h); err != nil || h.Version == 0 {
+		return "", fmt.Errorf("export %s: not an export bundle header", id)
+	}
+	return h.Tenant, nil
+}
+
+// maxHeaderBytes bounds the header line Tenant reads (a checkpoint note
+// and a few fields).
+const maxHeaderBytes = 64 << 10
 
 func (d *Dir) bundlePath(id string) string { return filepath.Join(d.path, id+bundleExt) }
 

@@ -62,6 +62,17 @@ func TestDir(t *testing.T) {
 	if err != nil || c2.ID <= c.ID {
 		t.Fatalf("second id %q (%v), want after %q", c2.ID, err, c.ID)
 	}
+	for id, want := range map[string]string{c.ID: "acme", c2.ID: "bakery"} {
+		if got, err := d.Tenant(id); err != nil || got != want {
+			t.Errorf("Tenant(%s) = %q, %v; want %q", id, got, err, want)
+		}
+	}
+	if _, err := d.Tenant("01JD0000000000000000000009"); !errors.Is(err, export.ErrNotFound) {
+		t.Errorf("Tenant of an unknown id: %v, want ErrNotFound", err)
+	}
+	if _, err := d.Tenant("01JD0000000000000000000001"); err == nil || errors.Is(err, export.ErrNotFound) {
+		t.Errorf("Tenant of a file that is not a bundle: %v, want a header error", err)
+	}
 
 	// A failed export leaves nothing.
 	before, _ := os.ReadDir(path)

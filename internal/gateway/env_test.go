@@ -46,9 +46,14 @@ func newEnvWith(t testing.TB, st *segment.Store, store ledger.Store, mod func(*C
 	t.Helper()
 	tw := &tWriter{t: t}
 	t.Cleanup(tw.stop) // registered first, so it runs last
-	cfg := Config{Store: store, Logger: slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	// Dev (no authentication) unless mod sets Access: access_test.go
+	// covers authentication and tenant scoping.
+	cfg := Config{Store: store, Dev: true, Logger: slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if mod != nil {
 		mod(&cfg)
+	}
+	if cfg.Access != nil {
+		cfg.Dev = false
 	}
 	srv, err := New(cfg)
 	if err != nil {

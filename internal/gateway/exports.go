@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -71,6 +72,18 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if pr := principalOf(r.Context()); pr != nil {
+		if req.tenant != "" && req.tenant != pr.Tenant {
+			writeProblem(w, newProblem(codeTenantMismatch,
+				fmt.Sprintf("the export's tenant %q is not the token's tenant", req.tenant)).withPointer("/tenant"))
+			return
+		}
+		req.tenant = pr.Tenant
+	}
+	if req.tenant == "" {
+		writeProblem(w, newProblem(codeMissingParameter, "tenant is required").withParameter("tenant").withPointer("/tenant"))
+		return
+	}
 	cp := s.prover.Checkpoint()
 	if cp.Note == nil {
 		writeProblem(w, newProblem(codeUnavailable, "the log has no signed checkpoint (no signing key)"))
@@ -95,6 +108,9 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeError(w, r, err)
 		return
+	}
+	if s.usage != nil {
+		s.usage.AddExportBytes(req.tenant, uint64(c.Bytes))
 	}
 	href := "/exports/" + c.ID
 	body, _ := json.Marshal(exportCreated{ID: c.ID, Href: href, Bytes: c.Bytes, Entries: c.Manifest.Entries, CheckpointSize: cp.Size})
@@ -173,7 +189,7 @@ func parseExportRequest(body io.Reader) (exportRequest, error) {
 	}
 	switch {
 	case tenant == nil || *tenant == "":
-		return req, newProblem(codeMissingParameter, "tenant is required").withParameter("tenant").withPointer("/tenant")
+		return req, nil // the token's tenant, required without one (handleCreateExport)
 	case !span.ValidTenant(*tenant):
 		return req, exportParamProblem("tenant", "tenant must match [a-z0-9_-]{1,64}")
 	case !req.since.IsZero() && !req.until.IsZero() && !req.until.After(req.since):
@@ -194,6 +210,21 @@ func (s *Server) handleGetExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	if pr := principalOf(r.Context()); pr != nil {
+		// Another tenant's export does not exist for this token.
+		tenant, err := s.exports.Tenant(id)
+		if err == nil && tenant != pr.Tenant {
+			err = export.ErrNotFound
+		}
+		if errors.Is(err, export.ErrNotFound) {
+			writeProblem(w, notFoundProblem("export"))
+			return
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	f, err := s.exports.Open(id)
 	if errors.Is(err, export.ErrNotFound) {
 		writeProblem(w, newProblem(codeNotFound, "no export with that id"))

@@ -24,6 +24,15 @@ import (
 // bakery. It returns the env, the keys and the exports directory.
 func newExportEnv(t *testing.T, n int) (*env, *tlog.Keyring, string) {
 	t.Helper()
+	e, keys, dir := newExportEnvWith(t, nil)
+	appendExportSpans(t, e, n, nil)
+	return e, keys, dir
+}
+
+// newExportEnvWith is a gateway serving exports on a signed store, its
+// config adjusted by mod.
+func newExportEnvWith(t *testing.T, mod func(*Config)) (*env, *tlog.Keyring, string) {
+	t.Helper()
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tick := 0
 	now := func() time.Time { tick++; return base.Add(time.Duration(tick) * time.Second) }
@@ -45,19 +54,32 @@ func newExportEnv(t *testing.T, n int) (*env, *tlog.Keyring, string) {
 		c.Log = st
 		c.LogKeys = keys.VerifierKeys
 		c.Exports = &Exports{Dir: dir, Origin: keys.Origin(), Signer: keys.Signer}
+		if mod != nil {
+			mod(c)
+		}
 	})
+	return e, keys, dir
+}
+
+// appendExportSpans appends n rounds of spans of acme (every round) and
+// bakery (every other), with each tenant's token in tokens when set.
+func appendExportSpans(t *testing.T, e *env, n int, tokens map[string]string) {
+	t.Helper()
 	for i := range n {
 		for _, tenant := range []string{"acme", "bakery"} {
 			if tenant == "bakery" && i%2 == 1 {
 				continue
 			}
+			var hdr map[string]string
+			if tok, ok := tokens[tenant]; ok {
+				hdr = map[string]string{"Authorization": "Bearer " + tok}
+			}
 			body := spanJSON(map[string]any{"id": fmt.Sprintf("%s%d", tenant, i), "tenant": tenant})
-			if resp, b := e.postJSON("/ingest", body, nil); resp.StatusCode != http.StatusCreated {
+			if resp, b := e.postJSON("/ingest", body, hdr); resp.StatusCode != http.StatusCreated {
 				t.Fatalf("append: %d %s", resp.StatusCode, b)
 			}
 		}
 	}
-	return e, keys, dir
 }
 
 func TestExportRoutes(t *testing.T) {

@@ -15,11 +15,13 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/logline/logline/internal/auth/quota"
 	"github.com/logline/logline/internal/export"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/span"
@@ -69,6 +71,18 @@ type Config struct {
 	// Exports, when set (with Log), serves POST /exports and
 	// GET /exports/{id}; nil answers them 501 not_implemented.
 	Exports *Exports
+	// Access authenticates and authorizes requests (access.go). It is
+	// required unless Dev is set: the gateway denies by default.
+	Access *Access
+	// Dev serves every route without authentication, across tenants
+	// (serve --dev on a loopback address, and tests). Access must be nil.
+	Dev bool
+	// CORSOrigins are the browser origins allowed to call the API, exact
+	// ("https://app.example"); none allows no cross-origin calls.
+	CORSOrigins []string
+	// Usage, when set, counts each tenant's canonical usage (v8 §24:
+	// spans ingested, export bytes) for GET /metrics/public.
+	Usage *quota.Usage
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -94,6 +108,9 @@ type Server struct {
 	exports      *export.Dir     // nil: export routes answer 501
 	exportOrigin string
 	exportSigner func() note.Signer
+	access       *Access      // nil in Dev mode
+	usage        *quota.Usage // nil: usage is not counted
+	corsOrigins  map[string]bool
 	handler      http.Handler
 
 	idMu  sync.Mutex    // guards newID, which need not be concurrency-safe
@@ -114,6 +131,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("gateway: Config.Store is required")
 	}
+	switch {
+	case cfg.Access == nil && !cfg.Dev:
+		return nil, errors.New("gateway: Config.Access is required (or Dev, which turns authentication off)")
+	case cfg.Access != nil && cfg.Dev:
+		return nil, errors.New("gateway: Config.Access and Dev exclude each other")
+	case cfg.Access != nil && cfg.Access.Verify == nil:
+		return nil, errors.New("gateway: Config.Access.Verify is required")
+	}
 	if cfg.MaxBodyBytes < 0 || cfg.NDJSONBatch < 0 || cfg.DecodeWorkers < 0 || cfg.StreamWriteTimeout < 0 {
 		return nil, errors.New("gateway: negative limit in Config")
 	}
@@ -130,7 +155,16 @@ func New(cfg Config) (*Server, error) {
 		prover:       cfg.Log,
 		logKeys:      cfg.LogKeys,
 		receiptLog:   cfg.Receipts,
+		access:       cfg.Access,
+		usage:        cfg.Usage,
 		stopping:     make(chan struct{}),
+	}
+	s.corsOrigins = map[string]bool{}
+	for _, o := range cfg.CORSOrigins {
+		if o == "*" || o == "" || strings.HasSuffix(o, "/") {
+			return nil, fmt.Errorf("gateway: CORS origin %q: give exact origins such as https://app.example (no wildcard, no path)", o)
+		}
+		s.corsOrigins[o] = true
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -170,7 +204,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.exports, s.exportOrigin, s.exportSigner = dir, e.Origin, e.Signer
 	}
-	s.handler = s.routes()
+	h, err := s.routes()
+	if err != nil {
+		return nil, err
+	}
+	s.handler = h
 	return s, nil
 }
 
@@ -265,23 +303,16 @@ func (s *Server) nextID() string {
 	return s.newID()
 }
 
-func (s *Server) routes() http.Handler {
+func (s *Server) routes() (http.Handler, error) {
+	rs := s.routeTable()
+	if err := checkRoutes(rs); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /ingest", s.handleIngest)
-	mux.HandleFunc("POST /api/spans", s.handleIngest)
-	mux.HandleFunc("GET /spans/{id}", s.handleGet)
-	mux.HandleFunc("GET /spans", s.handleQuery)
-	mux.HandleFunc("GET /ledger/stream", s.handleStream)
-	mux.HandleFunc("GET /api/timeline/stream", s.handleStream)
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.HandleFunc("GET /checkpoint", s.handleCheckpoint)
-	mux.HandleFunc("GET /log/key", s.handleLogKey)
-	mux.HandleFunc("GET /proof/inclusion", s.handleInclusion)
-	mux.HandleFunc("GET /proof/consistency", s.handleConsistency)
-	mux.HandleFunc("POST /exports", s.handleCreateExport)
-	mux.HandleFunc("GET /exports/{id}", s.handleGetExport)
-	return s.middleware(problemFallback(mux))
+	for _, rt := range rs {
+		mux.Handle(rt.pattern, s.guard(rt))
+	}
+	return s.middleware(s.cors(problemFallback(mux))), nil
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {

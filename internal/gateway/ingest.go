@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logline/logline/internal/auth/quota"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/span"
 )
@@ -108,6 +109,16 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if pr := principalOf(r.Context()); pr != nil {
+		// A token appends to its own tenant only (every span is checked
+		// against p.tenant in decodeSpan).
+		if p.tenant != "" && p.tenant != pr.Tenant {
+			writeProblem(w, newProblem(codeTenantMismatch,
+				fmt.Sprintf("the request tenant %q is not the token's tenant", p.tenant)).withParameter("tenant"))
+			return
+		}
+		p.tenant = pr.Tenant
+	}
 	mode := ingestModeOf(r.Header.Get("Content-Type"))
 	if mode == modeUnsupported {
 		writeProblem(w, newProblem(codeUnsupportedMedia,
@@ -121,6 +132,11 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	// The root writer lets MaxBytesReader mark the connection for closing
 	// when the limit is hit (it does not look through wrappers).
 	r.Body = http.MaxBytesReader(rootWriter(w), r.Body, s.maxBody)
+	if pr := principalOf(r.Context()); pr != nil && s.access.Quotas != nil {
+		// Bytes are charged as they are read: a tenant over its byte
+		// rate is slowed down, not cut off.
+		r.Body = readCloser{s.access.Quotas.Reader(r.Context(), pr.Tenant, quotaRole(pr), r.Body), r.Body}
+	}
 	if mode == modeNDJSON {
 		s.ingestNDJSON(w, r, p)
 		return
@@ -179,6 +195,13 @@ func (s *Server) ingestSingle(w http.ResponseWriter, r *http.Request, p ingestPa
 		s.writeError(w, r, err)
 		return
 	}
+	if pr := principalOf(r.Context()); pr != nil && s.access.Quotas != nil {
+		if d := s.access.Quotas.Allow(pr.Tenant, quotaRole(pr), quota.Cost{Spans: 1}); !d.OK {
+			s.denied(pr.Tenant, "quota "+d.Dimension)
+			quota.WriteTooMany(w, d)
+			return
+		}
+	}
 	outs, err := s.store.Append(r.Context(), []*span.Span{sp})
 	if err == nil && len(outs) != 1 {
 		err = fmt.Errorf("store answered %d outcomes for 1 span", len(outs))
@@ -191,6 +214,9 @@ func (s *Server) ingestSingle(w http.ResponseWriter, r *http.Request, p ingestPa
 		return
 	}
 	res := outs[0].Result
+	if !res.Duplicate {
+		s.countIngest(res.Tenant, 1)
+	}
 	body := appendResult(nil, 0, &res, s.receipts(r, p))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -202,6 +228,39 @@ func (s *Server) ingestSingle(w http.ResponseWriter, r *http.Request, p ingestPa
 	h.Set("Location", spanLocation(&res))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// waitSpanQuota takes n spans from the token's span buckets before a
+// batch of an NDJSON body is appended, waiting (backpressure) while they
+// refill; a wait longer than the quota allows, or the request's end,
+// is an error that stops the body with 429.
+func (s *Server) waitSpanQuota(ctx context.Context, n int) error {
+	pr := principalOf(ctx)
+	if pr == nil || s.access.Quotas == nil {
+		return nil
+	}
+	if err := s.access.Quotas.Wait(ctx, pr.Tenant, quotaRole(pr), quota.Cost{Spans: int64(n)}); err != nil {
+		var le *quota.LimitError
+		if errors.As(err, &le) {
+			s.denied(pr.Tenant, "quota spans")
+			return newProblem(codeTooManyRequests, le.Error())
+		}
+		return err
+	}
+	return nil
+}
+
+// countIngest adds n newly stored spans to tenant's usage.
+func (s *Server) countIngest(tenant string, n uint64) {
+	if s.usage != nil {
+		s.usage.AddIngestSpans(tenant, n)
+	}
+}
+
+// readCloser reads through a wrapper and closes the original body.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // spanLocation is the URL path of one stored version.
@@ -374,6 +433,9 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 		var outs []ledger.Outcome
 		var err error
 		if len(spans) > 0 {
+			err = s.waitSpanQuota(ctx, len(spans))
+		}
+		if len(spans) > 0 && err == nil {
 			// Lines already read are appended even if the client goes
 			// away or the server shuts down mid-body: an append is all
 			// or nothing per span and idempotent on retry, and a
@@ -404,6 +466,7 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 						sum.Duplicates++
 					} else {
 						sum.Accepted++
+						s.countIngest(o.Result.Tenant, 1)
 					}
 				}
 				k++

@@ -130,13 +130,15 @@ func (p params) bool(name string) (bool, error) {
 }
 
 // parseQuery builds a ledger.Query from the parameters of GET /spans.
-func parseQuery(rawQuery string) (ledger.Query, error) {
+// The tenant parameter is required when tenantRequired (without a token,
+// which names the tenant).
+func parseQuery(rawQuery string, tenantRequired bool) (ledger.Query, error) {
 	var q ledger.Query
 	p, err := parseParams(rawQuery)
 	if err != nil {
 		return q, err
 	}
-	if q.Tenant, err = p.tenant(true); err != nil {
+	if q.Tenant, err = p.tenant(tenantRequired); err != nil {
 		return q, err
 	}
 	for _, f := range []struct {

@@ -58,7 +58,7 @@ func TestParseQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseQuery(tt.raw)
+			got, err := parseQuery(tt.raw, true)
 			if tt.wantCode != "" {
 				wantProblem(t, err, tt.wantCode, tt.wantParam)
 				return

@@ -34,6 +34,9 @@ const (
 	codeBadRequest        = "bad_request"
 	codeOutOfRange        = "out_of_range"
 	codeNotImplemented    = "not_implemented"
+	codeUnauthorized      = "unauthorized"
+	codeForbidden         = "forbidden"
+	codeTooManyRequests   = "too_many_requests"
 	problemTypePrefix     = "https://logline.dev/problems/"
 	problemContentType    = "application/problem+json"
 	internalErrorDetail   = "internal error; the server log has the cause"
@@ -49,8 +52,12 @@ func statusOf(code string) int {
 	switch code {
 	case codeTooLarge, codeBodyTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case codeTenantMismatch:
+	case codeTenantMismatch, codeForbidden:
 		return http.StatusForbidden
+	case codeUnauthorized:
+		return http.StatusUnauthorized
+	case codeTooManyRequests:
+		return http.StatusTooManyRequests
 	case codeConflict, codeAmbiguousID:
 		return http.StatusConflict
 	case codeNotFound, codeUnknownRoute:
@@ -157,7 +164,7 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 	switch {
 	case errors.Is(err, ledger.ErrConflict):
 		return conflictProblem(err)
-	case errors.Is(err, ledger.ErrNotFound):
+	case errors.Is(err, ledger.ErrNotFound), errors.Is(err, errOtherTenant):
 		return newProblem(codeNotFound, "no span with that id")
 	case errors.Is(err, ledger.ErrAmbiguous):
 		return newProblem(codeAmbiguousID, "the id exists in several tenants; name one with ?tenant=")

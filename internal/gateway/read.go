@@ -14,6 +14,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant, err := p.tenant(false)
+	if err == nil {
+		tenant, err = scopeTenant(r.Context(), tenant)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -50,7 +53,10 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 // handleQuery serves GET /spans: one page of raw entries and the cursor of
 // the next page. Entries are written as stored, never re-marshalled.
 func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r.URL.RawQuery)
+	q, err := parseQuery(r.URL.RawQuery, principalOf(r.Context()) == nil)
+	if err == nil {
+		q.Tenant, err = scopeTenant(r.Context(), q.Tenant)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

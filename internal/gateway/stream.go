@@ -43,6 +43,9 @@ func (e streamEnd) String() string {
 // take more than half of it is cut off cleanly with its resume cursor.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	sp, err := parseStream(r.URL.RawQuery, r.Header.Get("Accept"), r.Header.Get("Last-Event-ID"))
+	if err == nil {
+		sp.tenant, err = scopeTenant(r.Context(), sp.tenant)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -76,8 +76,8 @@
 // Byte amounts are integers or sizes: "512KiB", "50MB", "1.5GB", with an
 // optional "/s"; KB/MB/GB/TB are powers of 1000 and KiB/MiB/GiB/TiB of
 // 1024. quotas.<bucket> limits the whole tenant; a bucket left out takes
-// its default (DefaultLimits: requests 200/s burst 400, spans 10000/s
-// burst 20000, bytes 32MB/s burst 64MB). quotas.roles.<role>.<bucket>
+// its default (DefaultLimits: requests 5000/s burst 10000, spans
+// 250000/s burst 500000, bytes 256MB/s burst 512MB). quotas.roles.<role>.<bucket>
 // limits all holders of a role together within the tenant; a role or
 // bucket left out has no role-level limit.
 //

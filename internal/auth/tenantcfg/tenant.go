@@ -42,14 +42,18 @@ type Limits struct {
 }
 
 // The default per-tenant limits, used when tenant.yaml sets none (or has
-// no quotas section, or the tenant has no tenant.yaml at all).
+// no quotas section, or the tenant has no tenant.yaml at all). They are
+// set well above what one tenant can send through one node of these
+// machines (about 100,000 spans/s), so that they stop a runaway client
+// without throttling ordinary use; a shared server sets real ones per
+// tenant.
 const (
-	DefaultRequestsPerSecond = 200
-	DefaultRequestsBurst     = 400
-	DefaultSpansPerSecond    = 10_000
-	DefaultSpansBurst        = 20_000
-	DefaultBytesPerSecond    = 32_000_000 // 32MB/s
-	DefaultBytesBurst        = 64_000_000 // 64MB
+	DefaultRequestsPerSecond = 5_000
+	DefaultRequestsBurst     = 10_000
+	DefaultSpansPerSecond    = 250_000
+	DefaultSpansBurst        = 500_000
+	DefaultBytesPerSecond    = 256_000_000 // 256MB/s
+	DefaultBytesBurst        = 512_000_000 // 512MB
 )
 
 // DefaultLimits returns the per-tenant limits that apply when a tenant's
