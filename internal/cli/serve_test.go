@@ -89,13 +89,25 @@ func TestOpenLogKeys(t *testing.T) {
 
 // runServe starts `logline serve` in-process on a free port and returns
 // its URL, a stop function returning the exit code, and its log.
+// Authentication is off (--dev); runServeAuth leaves it on.
 func runServe(t *testing.T, data string, extra ...string) (url string, stop func() int, log *syncBuf) {
+	t.Helper()
+	return runServeArgs(t, data, append([]string{"--dev"}, extra...)...)
+}
+
+// runServeAuth is runServe with authentication on.
+func runServeAuth(t *testing.T, data string, extra ...string) (url string, stop func() int, log *syncBuf) {
+	t.Helper()
+	return runServeArgs(t, data, extra...)
+}
+
+func runServeArgs(t *testing.T, data string, extra ...string) (url string, stop func() int, log *syncBuf) {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	ctx, cancel := context.WithCancel(context.Background())
 	log = &syncBuf{}
 	done := make(chan int, 1)
-	args := append([]string{"serve", "--dev", "--data", data, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, extra...)
+	args := append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, extra...)
 	go func() {
 		done <- Main(ctx, args, IO{In: strings.NewReader(""), Out: io.Discard, Err: log, Getenv: func(string) string { return "" }}, "test")
 	}()

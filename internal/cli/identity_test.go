@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/logline/logline/internal/auth"
+	"github.com/logline/logline/internal/auth/oidctest"
+)
+
+// writeTenantYAML writes DATA/cfg/tenants/<tenant>/tenant.yaml.
+func writeTenantYAML(t *testing.T, data, tenant, yaml string) {
+	t.Helper()
+	dir := filepath.Join(data, "cfg", "tenants", tenant)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tenant.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func bearerGet(t *testing.T, u, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestLoginThroughServe drives the whole login through a real serve and
+// an OpenID provider running in the test: /auth/login → the provider →
+// /auth/callback → one token per tenant whose tenant.yaml lists the
+// person; the token works in that tenant only; the login and the
+// identity are spans of the tenant; a person no tenant lists is refused
+// with their LLID named; the provider's own id_token is no LogLine token,
+// and a LogLine token is no service-account assertion.
+func TestLoginThroughServe(t *testing.T) {
+	p := oidctest.New(t, oidctest.Config{})
+	user := oidctest.DefaultUser()
+	llid := auth.LLID(p.Issuer(), user.Subject)
+	data := t.TempDir()
+	writeTenantYAML(t, data, "bakery", "version: 1\nmembers:\n  - llid: "+llid+"\n    roles: [writer]\n")
+	base, _, _ := runServeAuth(t, data, "--oidc-issuer", p.Issuer(), "--oidc-client-id", p.ClientID(), "--oidc-client-secret", p.ClientSecret())
+	p.AddRedirectURI(base + "/auth/callback")
+
+	login := func(browser *http.Client) (int, []byte) {
+		t.Helper()
+		resp, err := browser.Get(base + "/auth/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	var answer struct {
+		LLID   string `json:"llid"`
+		Tokens []struct {
+			Tenant string   `json:"tenant"`
+			Roles  []string `json:"roles"`
+			Token  string   `json:"access_token"`
+		} `json:"tokens"`
+	}
+	for range 2 {
+		code, body := login(p.Browser())
+		if code != http.StatusOK {
+			t.Fatalf("login: %d %s", code, body)
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			t.Fatalf("login answer: %v\n%s", err, body)
+		}
+	}
+	if answer.LLID != llid || len(answer.Tokens) != 1 || answer.Tokens[0].Tenant != "bakery" || answer.Tokens[0].Roles[0] != "writer" {
+		t.Fatalf("login answer %+v, want one writer token for bakery as %s", answer, llid)
+	}
+	token := answer.Tokens[0].Token
+
+	code, body := bearerGet(t, base+"/spans?tenant=bakery&limit=100", token)
+	if code != http.StatusOK {
+		t.Fatalf("query with the login token: %d %s", code, body)
+	}
+	// Two logins: one identity span (its id and this name the LLID), two
+	// login events, two token issues.
+	for what, want := range map[string]int{`"entity_type":"identity"`: 1, `"did":"login"`: 2, `"did":"token.issue"`: 2, llid: 6} {
+		if got := strings.Count(string(body), what); got != want {
+			t.Errorf("bakery's spans hold %s %d times, want %d:\n%s", what, got, want, body)
+		}
+	}
+	if code, body := bearerGet(t, base+"/spans?tenant=other", token); code != http.StatusNotFound {
+		t.Errorf("bakery's token on another tenant: %d %s, want 404", code, body)
+	}
+
+	// The provider's id_token is not a LogLine token.
+	idToken, err := p.MintIDToken(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := bearerGet(t, base+"/spans?tenant=bakery", idToken); code != http.StatusUnauthorized {
+		t.Errorf("an id_token as bearer: %d, want 401", code)
+	}
+	// A LogLine token is not a service-account assertion.
+	resp, err := http.PostForm(base+"/auth/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "invalid_grant") {
+		t.Errorf("an LLST as an assertion: %d %s, want 400 invalid_grant", resp.StatusCode, b)
+	}
+
+	// Someone no tenant lists.
+	p.SetUser(oidctest.User{Subject: "999", Email: "eve@example.org", EmailVerified: true})
+	code, body = login(p.Browser())
+	if code != http.StatusForbidden || !strings.Contains(string(body), auth.LLID(p.Issuer(), "999")) {
+		t.Errorf("login of a non-member: %d %s, want 403 naming the LLID", code, body)
+	}
+}
+
+// TestLoginNotConfigured: without --oidc-client-id the login routes say
+// so (501), and the server still serves.
+func TestLoginNotConfigured(t *testing.T) {
+	base, _, _ := runServeAuth(t, t.TempDir())
+	code, body := bearerGet(t, base+"/auth/login", "")
+	if code != http.StatusNotImplemented || !strings.Contains(string(body), "oidc-client-id") {
+		t.Errorf("/auth/login unconfigured: %d %s", code, body)
+	}
+}
+
+// TestDevOnlyOnLoopback: --dev is refused on an address others reach.
+func TestDevOnlyOnLoopback(t *testing.T) {
+	_, errOut, code := runMain(t, t.Context(), nil, "", "serve", "--dev", "--data", t.TempDir(), "--addr", "0.0.0.0:0")
+	if code != ExitUsage || !strings.Contains(errOut, "loopback") {
+		t.Errorf("serve --dev on 0.0.0.0: exit %d\n%s", code, errOut)
+	}
+}
