@@ -1,14 +1,26 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logline/logline/internal/auth"
 	"github.com/logline/logline/internal/auth/oidctest"
@@ -147,4 +159,85 @@ func TestDevOnlyOnLoopback(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errOut, "loopback") {
 		t.Errorf("serve --dev on 0.0.0.0: exit %d\n%s", code, errOut)
 	}
+}
+
+// TestServeTLS: with --tls-cert/--tls-key serve answers HTTPS only, and
+// a bad pair stops the start with a usage error.
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(cert, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addrFile := filepath.Join(dir, "addr")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	log := &syncBuf{}
+	go func() {
+		done <- Main(ctx, []string{"serve", "--data", filepath.Join(dir, "data"), "--addr", "127.0.0.1:0", "--addr-file", addrFile, "--tls-cert", cert, "--tls-key", key},
+			IO{In: strings.NewReader(""), Out: io.Discard, Err: log, Getenv: func(string) string { return "" }}, "test")
+	}()
+	defer func() { cancel(); <-done }()
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(addrFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			addr = strings.TrimSpace(string(b))
+		}
+	}
+	if addr == "" {
+		t.Fatalf("serve did not listen:\n%s", log)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatalf("https: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
+		t.Errorf("https /healthz: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP answered 200 on the TLS port")
+		}
+	}
+	if !strings.Contains(log.String(), "https://"+addr) {
+		t.Errorf("serve did not log its https URL:\n%s", log)
+	}
+
+	_, errOut, code := runMain(t, t.Context(), nil, "", "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", cert)
+	if code != ExitUsage || !strings.Contains(errOut, "--tls-cert") {
+		t.Errorf("mismatched pair: exit %d\n%s", code, errOut)
+	}
+}
+
+// selfSigned returns a certificate for 127.0.0.1 and its key, PEM.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "logline test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
