@@ -227,7 +227,7 @@ minutes). The record stays, so the account's past actions keep a name.`,
 			}
 			acc, err := serviceacct.Disable(data, tenant, args[0], time.Now())
 			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
+				if errors.Is(err, fs.ErrNotExist) || errors.Is(err, serviceacct.ErrNotFound) {
 					return usageErrorf("tenant %s has no service account %s", tenant, args[0])
 				}
 				return ioErrorf("sa disable: %w", err)

@@ -136,7 +136,8 @@ func openIdentity(ctx context.Context, o identityOptions, d identityDeps) (*iden
 	if err != nil {
 		return nil, ioErrorf("service accounts: %w", err)
 	}
-	limiter, err := quota.New(quota.Config{})
+	// Tenants without a (valid) tenant.yaml get the default limits too.
+	limiter, err := quota.New(quota.Config{Default: quotaLimits(tenantcfg.DefaultLimits())})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,13 @@ func openIdentity(ctx context.Context, o identityOptions, d identityDeps) (*iden
 		Verifier: serviceacct.NewVerifier(serviceacct.VerifierConfig{Accounts: accounts}),
 		Audience: tokenURL,
 		Issue: func(ctx context.Context, a serviceacct.Account) (string, time.Time, error) {
-			return mint.issue(ctx, a.Tenant, a.ID, a.Roles, auth.KindService, 0)
+			tok, exp, err := mint.issue(ctx, a.Tenant, a.ID, a.Roles, auth.KindService, 0)
+			if errors.Is(err, errUnknownRole) {
+				// The tenant's configuration no longer defines a role the
+				// account holds: the account's problem, not the server's.
+				return "", time.Time{}, &serviceacct.OAuthError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "service account " + a.ID + ": " + err.Error()}
+			}
+			return tok, exp, err
 		},
 		Logger: d.log,
 	}
@@ -248,6 +255,9 @@ func (m *minter) issue(ctx context.Context, tenant, subject string, roles []stri
 		if !t.HasRole(r) {
 			return "", time.Time{}, fmt.Errorf("%w %q in tenant %s (defined: %s)", errUnknownRole, r, tenant, strings.Join(t.Roles(), ", "))
 		}
+	}
+	if len(roles) == 0 {
+		return "", time.Time{}, fmt.Errorf("%w: no role given", errUnknownRole)
 	}
 	token, exp, err := m.issuer.Issue(ctx, llst.Claims{Subject: subject, Tenant: tenant, Roles: roles, Grants: t.Grants(roles), Kind: kind, TTL: ttl})
 	if err != nil {

@@ -241,3 +241,50 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
+
+// TestServiceAccountRoleRemoved: an account whose role the tenant's
+// configuration no longer defines is refused at the token endpoint with
+// invalid_grant naming the role (not a server error), and the CLI exits
+// 2; disabling an unknown account is a usage error too.
+func TestServiceAccountRoleRemoved(t *testing.T) {
+	data := t.TempDir()
+	writeTenantYAML(t, data, "bakery", "version: 1\nroles:\n  auditor: [ledger.read]\n")
+	base, _, _ := runServeAuth(t, data)
+	creds := filepath.Join(t.TempDir(), "auditor.json")
+	if out, errOut, code := runMain(t, t.Context(), nil, "", "sa", "create", "--data", data, "--tenant", "bakery", "--role", "auditor", "--out", creds, "--server", base); code != 0 {
+		t.Fatalf("sa create: exit %d\n%s%s", code, out, errOut)
+	}
+	query := func() (string, int) {
+		_, errOut, code := runMain(t, t.Context(), nil, "", "query", "--server", base, "--credentials", creds, "--tenant", "bakery")
+		return errOut, code
+	}
+	// The registry and the tenant configuration reload within seconds.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		errOut, code := query()
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("query with the auditor account: exit %d\n%s", code, errOut)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	writeTenantYAML(t, data, "bakery", "version: 1\n")
+	for {
+		errOut, code := query()
+		if code != 0 {
+			if code != ExitUsage || !strings.Contains(errOut, "invalid_grant") || !strings.Contains(errOut, "auditor") {
+				t.Errorf("after the role was removed: exit %d, want 2 with invalid_grant naming the role\n%s", code, errOut)
+			}
+			break
+		}
+		if time.Now().After(deadline.Add(15 * time.Second)) {
+			t.Fatal("the account kept getting tokens after its role was removed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, errOut, code := runMain(t, t.Context(), nil, "", "sa", "disable", "--data", data, "--tenant", "bakery", "sa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); code != ExitUsage {
+		t.Errorf("sa disable of an unknown account: exit %d, want 2\n%s", code, errOut)
+	}
+}

@@ -102,7 +102,9 @@ func (s *saTokens) token(ctx context.Context) (string, error) {
 		if why == "" {
 			why = resp.Status
 		}
-		return "", fmt.Errorf("service account %s: the server refused the token exchange: %s", s.creds.AccountID, why)
+		// A refusal is about the account or its credentials (exit 2), not
+		// the connection.
+		return "", usageErrorf("service account %s: the server refused the token exchange: %s", s.creds.AccountID, why)
 	}
 	s.tok, s.exp = out.AccessToken, time.Now().Add(time.Duration(out.ExpiresIn)*time.Second)
 	return s.tok, nil

@@ -116,7 +116,7 @@ func (ae *accessEnv) requestsFor(t *testing.T) map[string][2]accessRequest {
 		"GET /ledger/stream":         {{"GET", "/ledger/stream", "", ""}, {"GET", "/ledger/stream?tenant=bakery", "", ""}},
 		"GET /api/timeline/stream":   {{"GET", "/api/timeline/stream", "", ""}, {"GET", "/api/timeline/stream?tenant=bakery", "", ""}},
 		"GET /checkpoint":            {{"GET", "/checkpoint", "", ""}, {}},
-		"GET /proof/inclusion":       {{"GET", "/proof/inclusion?index=0&size=1", "", ""}, {}},
+		"GET /proof/inclusion":       {{"GET", "/proof/inclusion?id=" + stored("acme"), "", ""}, {"GET", "/proof/inclusion?id=" + stored("bakery"), "", ""}},
 		"GET /proof/consistency":     {{"GET", "/proof/consistency?from=1&to=2", "", ""}, {}},
 		"POST /exports":              {{"POST", "/exports", "application/json", `{"tenant":"acme"}`}, {"POST", "/exports", "application/json", `{"tenant":"bakery"}`}},
 		"GET /exports/{id}":          {{"GET", "/exports/" + ae.exportID["acme"], "", ""}, {"GET", "/exports/" + ae.exportID["bakery"], "", ""}},

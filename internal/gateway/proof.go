@@ -151,7 +151,13 @@ func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, newProblem(codeNotFound, "no span with that id"))
 			return
 		}
-		e, err := s.store.Get(ctx, ip.tenant, ip.id, ip.seq)
+		// By id, a token finds its own tenant's spans only.
+		tenant, err := scopeTenant(ctx, ip.tenant)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		e, err := s.store.Get(ctx, tenant, ip.id, ip.seq)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
