@@ -39,7 +39,14 @@ var rules = map[string][]string{
 
 	// Identity and access (issue 5): the vocabulary, then one package per
 	// mechanism; none of them touches the ledger or the gateway.
-	"internal/authlog":          {"internal/auth", "internal/ledger", "internal/span"},
+	"internal/authlog": {"internal/auth", "internal/ledger", "internal/span"},
+
+	// The .lll toolchain (issue 6): one package per phase, each importing
+	// only earlier ones.
+	"internal/lll/syntax":       {},
+	"internal/lll/ir":           {},
+	"internal/lll/check":        {"internal/lll/ir", "internal/lll/syntax"},
+	"internal/lll/eval":         {"internal/lll/ir", "internal/span"},
 	"internal/auth":             {},
 	"internal/auth/llst":        {"internal/auth", "internal/durable"},
 	"internal/auth/oidclogin":   {"internal/auth"},
