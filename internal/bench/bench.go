@@ -50,11 +50,12 @@ const (
 	SectionExport   = "export"
 	SectionPG       = "pg"      // the raw Blueprint4 baseline
 	SectionPGStore  = "pgstore" // LogLine on PostgreSQL
+	SectionAuth     = "auth"    // a server with LLST tokens and quotas
 )
 
 // Sections lists every section Config.Skip accepts.
 func Sections() []string {
-	return []string{SectionLatency, SectionReads, SectionStream, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
+	return []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
 }
 
 // pgLatencyClients is the concurrency of single-span POSTs through a
@@ -98,6 +99,15 @@ type Config struct {
 	PGSingleSpans  int // one INSERT per span
 	PGConnectSpans int // the loader as written (a connection per span)
 
+	// The auth section: LLST verifications per timed loop; the noisy
+	// tenant's request quota (it is driven at 10× that); the quiet
+	// tenant's rate; how long the quiet tenant posts alone, and again
+	// beside the noisy one (each in two interleaved halves).
+	AuthVerifies    int
+	NoisyLimit      float64
+	QuietRate       float64
+	NeighbourPeriod time.Duration
+
 	// PhaseTimeout bounds each section (and each PostgreSQL run) in time.
 	PhaseTimeout time.Duration
 	// VerifyDuration is how long each Ed25519 verify loop runs.
@@ -128,6 +138,16 @@ func (c *Config) fill() error {
 	def(&c.PGSpans, c.Spans)
 	def(&c.PGSingleSpans, DefaultPGSingleSpans)
 	def(&c.PGConnectSpans, DefaultPGConnectSpans)
+	def(&c.AuthVerifies, DefaultAuthVerifies)
+	if c.NoisyLimit == 0 {
+		c.NoisyLimit = DefaultNoisyLimit
+	}
+	if c.QuietRate == 0 {
+		c.QuietRate = DefaultQuietRate
+	}
+	if c.NeighbourPeriod == 0 {
+		c.NeighbourPeriod = DefaultNeighbourPeriod
+	}
 	if c.MemoryBytes == 0 {
 		c.MemoryBytes = DefaultMemoryBytes
 	}
@@ -147,12 +167,12 @@ func (c *Config) fill() error {
 		c.Dir = os.TempDir()
 	}
 	for _, v := range []int{c.Spans, c.Clients, c.Batch, c.LatencyRequests, c.ReadRequests, c.ReadClients,
-		c.QueryPages, c.QueryPageSize, c.RecoverySpans, c.PGSpans, c.PGSingleSpans, c.PGConnectSpans} {
+		c.QueryPages, c.QueryPageSize, c.RecoverySpans, c.PGSpans, c.PGSingleSpans, c.PGConnectSpans, c.AuthVerifies} {
 		if v < 0 {
 			return errors.New("bench: negative size in Config")
 		}
 	}
-	if c.MemoryBytes < 0 || c.PhaseTimeout < 0 || c.VerifyDuration < 0 {
+	if c.MemoryBytes < 0 || c.PhaseTimeout < 0 || c.VerifyDuration < 0 || c.NeighbourPeriod < 0 || !(c.NoisyLimit > 0) || !(c.QuietRate > 0) {
 		return errors.New("bench: negative size in Config")
 	}
 	if c.RecoverySpans < recoveryIndexLagShare {
@@ -361,6 +381,28 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		}
 	}
 	runtime.GC()
+
+	// Authentication on: a second in-process server.
+	switch {
+	case cfg.skip(SectionAuth):
+		rep.Auth.Skipped = "skipped"
+	case cfg.Server != "":
+		rep.Auth.Skipped = "needs the in-process server (its auth-off ingest is the comparison)"
+	default:
+		rep.Auth, err = measureAuth(ctx, c, d, authOptions{
+			Work: work, Spans: cfg.Spans, Clients: cfg.Clients, Batch: cfg.Batch,
+			Verifies: cfg.AuthVerifies, NoisyLimit: cfg.NoisyLimit, QuietRate: cfg.QuietRate, Period: cfg.NeighbourPeriod,
+			Timeout: cfg.PhaseTimeout, Log: log, ServerLog: slog.New(levelHandler{log.Handler(), slog.LevelWarn}),
+		})
+		if err != nil {
+			rep.Auth.Error = fail("auth", err)
+		}
+		if !cfg.Keep {
+			_ = os.RemoveAll(filepath.Join(work, "auth"))
+			_ = os.RemoveAll(filepath.Join(work, "auth-off"))
+		}
+		runtime.GC()
+	}
 
 	// Memory under a large streamed body.
 	switch {

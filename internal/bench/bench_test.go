@@ -43,6 +43,10 @@ func TestRunSmall(t *testing.T) {
 		RecoverySpans:   5000,
 		MemoryBytes:     4_000_000,
 		VerifyDuration:  100 * time.Millisecond,
+		AuthVerifies:    200,
+		NoisyLimit:      50,
+		QuietRate:       50,
+		NeighbourPeriod: 400 * time.Millisecond,
 		PhaseTimeout:    2 * time.Minute,
 		Skip:            []string{SectionPG},
 		Logger:          testLogger(t),
@@ -108,6 +112,8 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("stream: got %+v, want %d entries", s, wantStream)
 	}
 
+	checkAuth(t, rep.Auth, cfg)
+
 	rc := rep.Recovery
 	if rc.Error != "" || rc.Skipped != "" || rc.Spans != cfg.RecoverySpans || rc.Segments < 1 || rc.SegmentBytes <= 0 || rc.IndexBytes <= 0 ||
 		rc.BuildSeconds <= 0 || rc.CleanReopenSeconds <= 0 || rc.CrashReopenSeconds <= 0 || rc.RebuildSeconds <= 0 ||
@@ -142,7 +148,7 @@ func TestRunSmall(t *testing.T) {
 	if err := WriteTable(&table, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"MACHINE", "NDJSON INGEST", "SINGLE-SPAN POST", "READS", "RECOVERY", "MEMORY", "POSTGRESQL", "TARGETS"} {
+	for _, want := range []string{"MACHINE", "NDJSON INGEST", "SINGLE-SPAN POST", "READS", "AUTH", "RECOVERY", "MEMORY", "POSTGRESQL", "TARGETS"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}
@@ -257,6 +263,7 @@ func TestCommand(t *testing.T) {
 		"--dir", t.TempDir(), "--spans", "300", "--batch", "100", "--latency-requests", "20",
 		"--latency-clients", "1,4", "--read-requests", "50", "--query-pages", "2",
 		"--recovery-spans", "500", "--memory-mb", "1", "--skip", "pg", "--phase-timeout", "1m", "--json", "-q",
+		"--auth-verifies", "50", "--neighbour-period", "300ms", "--noisy-limit", "20", "--quiet-rate", "20",
 	})
 	if err := cmd.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
@@ -266,7 +273,8 @@ func TestCommand(t *testing.T) {
 		t.Fatalf("--json output: %v\n%s", err, out.String())
 	}
 	if len(rep.Ingest) != 2 || rep.Ingest[0].Spans != 300 || len(rep.Latency) != 2 || rep.Latency[1].Clients != 4 ||
-		rep.Recovery.Spans != 500 || len(rep.Memory.Runs) != 2 || rep.Postgres.Skipped != "skipped" {
+		rep.Recovery.Spans != 500 || len(rep.Memory.Runs) != 2 || rep.Postgres.Skipped != "skipped" ||
+		rep.Auth.Verify.Verifies != 50 || rep.Auth.Neighbour.QuietRate != 20 || rep.Auth.Neighbour.Seconds != 0.3 {
 		t.Errorf("report does not follow the flags: %s", out.String())
 	}
 	if errOut.Len() != 0 {

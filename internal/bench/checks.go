@@ -86,6 +86,7 @@ func checks(rep *Report) []Check {
 		add("LogLine on PostgreSQL, one node: NDJSON ingest, durable", fmt.Sprintf("≥ %s spans/s", num(targetPGOneNodePerSec)),
 			got, ps.Ingest[0].SpansPerSec >= targetPGOneNodePerSec)
 	}
+	out = append(out, authChecks(&rep.Auth)...)
 	if u, r := ingest("unsigned"), rawCopy(rep); u != nil && r != nil {
 		add("LogLine (hash, chain, index) vs raw COPY into Blueprint4",
 			fmt.Sprintf("≥ %s spans/s", num(r.SpansPerSec)),
@@ -117,6 +118,9 @@ func notes(rep *Report, cfg Config) []string {
 	}
 	if rep.Target == "in-process" {
 		n = append(n, "server: segment store + gateway in this process on 127.0.0.1, HTTP/1.1 over loopback, the same HTTP limits as `logline serve`")
+	}
+	if a := authNote(&rep.Auth); a != "" {
+		n = append(n, a)
 	}
 	if len(rep.Memory.Runs) > 0 {
 		n = append(n, "memory: one NDJSON body generated while it is sent, into a fresh in-process server whose body limit is raised above the body (the default limit is 32 MiB); heap of the whole process from runtime/metrics every 5 ms")

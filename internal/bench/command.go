@@ -27,7 +27,7 @@ func NewCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure ingest, latency, reads, stream, recovery and memory, on the embedded store and PostgreSQL",
+		Short: "Measure ingest, latency, reads, stream, authentication, recovery and memory, on the embedded store and PostgreSQL",
 		Long: `Measure LogLine on this machine and print the machine it ran on.
 
 By default bench starts what 'logline serve' runs — the embedded store in a
@@ -38,6 +38,13 @@ fdatasync — inside its own process, and measures over real HTTP:
     signed client-side beforehand, next to the raw Ed25519 verify rate;
   * single-span POST /ingest latency p50/p95/p99 at several concurrencies;
   * GET /spans/{id} with random ids, GET /spans pages, GET /ledger/stream;
+  * authentication (skip it with --skip auth): a second in-process server
+    with LLST bearer tokens and quotas as 'serve' without --dev runs them:
+    the unsigned NDJSON ingest again with a token, beside the auth-off
+    figure; LLST verifications per second, first time (per core) and
+    cached; a noisy tenant driven at 10× its --noisy-limit while a quiet
+    tenant posts at --quiet-rate, the quiet tenant's p99 beside its p99
+    alone;
   * peak heap while one large NDJSON body streams in (memory is bounded);
   * reopen time after a crash (torn tail, lagging index), after a clean
     close and with the index lost, on a data directory of --recovery-spans;
@@ -119,6 +126,10 @@ count and by --phase-timeout.`,
 	f.IntVar(&cfg.PGSpans, "pg-spans", 0, "spans for PostgreSQL multi-row INSERT and COPY (default --spans)")
 	f.IntVar(&cfg.PGSingleSpans, "pg-single-spans", DefaultPGSingleSpans, "spans for PostgreSQL one-INSERT-per-span")
 	f.IntVar(&cfg.PGConnectSpans, "pg-connect-spans", DefaultPGConnectSpans, "spans for the Blueprint4 loader as written (a connection per span)")
+	f.IntVar(&cfg.AuthVerifies, "auth-verifies", DefaultAuthVerifies, "LLST verifications per timed loop (first time and cached)")
+	f.Float64Var(&cfg.NoisyLimit, "noisy-limit", DefaultNoisyLimit, "request quota (per second) of the noisy tenant, driven at 10× it")
+	f.Float64Var(&cfg.QuietRate, "quiet-rate", DefaultQuietRate, "single-span POSTs per second of the quiet tenant")
+	f.DurationVar(&cfg.NeighbourPeriod, "neighbour-period", DefaultNeighbourPeriod, "how long the quiet tenant posts alone, and again beside the noisy one (in halves: alone, beside, alone, beside)")
 	f.DurationVar(&cfg.PhaseTimeout, "phase-timeout", DefaultPhaseTimeout, "time limit of each section")
 	f.StringSliceVar(&cfg.Skip, "skip", nil, "sections to skip: "+strings.Join(Sections(), ", "))
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")

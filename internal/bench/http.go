@@ -21,6 +21,15 @@ import (
 type target struct {
 	base string // "http://host:port", no trailing slash
 	hc   *http.Client
+	// token, when set, is sent as "Authorization: Bearer token".
+	token string
+}
+
+// authorize adds the target's bearer token to req.
+func (t *target) authorize(req *http.Request) {
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
 }
 
 // ndSummary is the last line of an NDJSON ingest response.
@@ -43,6 +52,7 @@ func (t *target) postNDJSON(ctx context.Context, r io.Reader, contentLength int6
 	}
 	req.ContentLength = contentLength
 	req.Header.Set("Content-Type", "application/x-ndjson")
+	t.authorize(req)
 	resp, err := t.hc.Do(req)
 	if err != nil {
 		return 0, err
@@ -152,21 +162,32 @@ func ingestSplit(ctx context.Context, targets []*target, name string, bodies []b
 
 // postOne sends one span as application/json and wants 201.
 func (t *target) postOne(ctx context.Context, line []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/ingest", bytes.NewReader(line))
+	status, b, err := t.postSingle(ctx, line)
 	if err != nil {
 		return err
 	}
+	if status != http.StatusCreated {
+		return fmt.Errorf("POST /ingest: %d %s: %.300s", status, http.StatusText(status), bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+// postSingle sends one span as application/json and returns the status
+// and the start of the body.
+func (t *target) postSingle(ctx context.Context, line []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/ingest", bytes.NewReader(line))
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Content-Type", "application/json")
+	t.authorize(req)
 	resp, err := t.hc.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("POST /ingest: %s: %.300s", resp.Status, bytes.TrimSpace(b))
-	}
-	return nil
+	return resp.StatusCode, b, nil
 }
 
 // get fetches path and wants 200; the body is read and dropped. It
@@ -278,6 +299,7 @@ func (t *target) open(ctx context.Context, path string) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	t.authorize(req)
 	resp, err := t.hc.Do(req)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ type Report struct {
 	Latency  []Latency    `json:"latency"` // one per concurrency level
 	Reads    Reads        `json:"reads"`
 	Stream   Throughput   `json:"stream"`
+	Auth     Auth         `json:"auth"`
 	Recovery Recovery     `json:"recovery"`
 	Proofs   Proofs       `json:"proofs"`
 	Export   Export       `json:"export"`

@@ -46,7 +46,22 @@ const benchLogOrigin = "logline.bench/ledger"
 // loopback port. maxBody 0 keeps the gateway's default request body
 // limit.
 func startLocal(ctx context.Context, dir string, maxBody int64, log *slog.Logger) (*localServer, error) {
-	return startServer(dir, benchLogOrigin, maxBody, log, func(sign func(uint64, [32]byte) ([]byte, error), _ []string) (servedStore, func() []string, error) {
+	return startLocalWith(ctx, dir, serverOptions{maxBody: maxBody}, log)
+}
+
+// serverOptions are what may differ between the bench's servers.
+type serverOptions struct {
+	// maxBody is the request body limit (0: the gateway's default).
+	maxBody int64
+	// access, when set, turns authentication on (as serve without --dev):
+	// it builds the gateway's Access once the store is open. nil runs the
+	// server as --dev.
+	access func(ledger.Store) (*gateway.Access, error)
+}
+
+// startLocalWith is startLocal with every option.
+func startLocalWith(ctx context.Context, dir string, o serverOptions, log *slog.Logger) (*localServer, error) {
+	return startServer(dir, benchLogOrigin, o, log, func(sign func(uint64, [32]byte) ([]byte, error), _ []string) (servedStore, func() []string, error) {
 		st, err := segment.Open(ctx, segment.Config{Dir: dir, Logger: log, SignCheckpoint: sign})
 		if err != nil {
 			return nil, nil, fmt.Errorf("open store in %s: %w", dir, err)
@@ -67,7 +82,7 @@ func startLocalPG(ctx context.Context, dir, url, node string, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	return startServer(dir, origin, 0, log, func(sign func(uint64, [32]byte) ([]byte, error), verifiers []string) (servedStore, func() []string, error) {
+	return startServer(dir, origin, serverOptions{}, log, func(sign func(uint64, [32]byte) ([]byte, error), verifiers []string) (servedStore, func() []string, error) {
 		st, err := pgstore.Open(ctx, pgstore.Config{URL: url, Node: node, Logger: log, SignCheckpoint: sign, VerifierKeys: verifiers})
 		if err != nil {
 			return nil, nil, fmt.Errorf("open the ledger in PostgreSQL: %w", err)
@@ -92,8 +107,8 @@ type storeOpener func(sign func(uint64, [32]byte) ([]byte, error), verifiers []s
 // startServer is what serve does around the store: a log key in
 // dir/keys named origin, every durable tree signed through the no-fork
 // guard and archived, receipts kept, the gateway on a free loopback port
-// with serve's HTTP limits.
-func startServer(dir, origin string, maxBody int64, log *slog.Logger, open storeOpener) (*localServer, error) {
+// with serve's HTTP limits; authentication as o says.
+func startServer(dir, origin string, o serverOptions, log *slog.Logger, open storeOpener) (*localServer, error) {
 	keysDir := filepath.Join(dir, "keys")
 	keys, err := tlog.LoadOrCreateKeys(keysDir, origin, nil, nil)
 	if err != nil {
@@ -123,7 +138,14 @@ func startServer(dir, origin string, maxBody int64, log *slog.Logger, open store
 		return nil, fmt.Errorf("receipts: %w", err)
 	}
 	closeAll := func() { store.Close(); receipts.Close(); archive.Close() }
-	gw, err := gateway.New(gateway.Config{Store: store, Dev: true, Logger: log, Ready: store.Ready, MaxBodyBytes: maxBody, Log: store, LogKeys: logKeys, Receipts: receipts})
+	var access *gateway.Access
+	if o.access != nil {
+		if access, err = o.access(store); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("access: %w", err)
+		}
+	}
+	gw, err := gateway.New(gateway.Config{Store: store, Dev: access == nil, Access: access, Logger: log, Ready: store.Ready, MaxBodyBytes: o.maxBody, Log: store, LogKeys: logKeys, Receipts: receipts})
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -95,6 +95,8 @@ func WriteTable(w io.Writer, rep Report) error {
 	}
 	p("")
 
+	writeAuthTable(p, &rep)
+
 	rc := rep.Recovery
 	p("RECOVERY")
 	if rc.Skipped != "" {
