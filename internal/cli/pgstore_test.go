@@ -17,7 +17,7 @@ func TestMigrateCommand(t *testing.T) {
 	db := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	out, errOut, code := runMain(t, ctx, nil, "", "migrate", "--store", db, "--json")
-	if code != 0 || strings.TrimSpace(out) != `{"applied":[1,2],"version":2}` {
+	if code != 0 || strings.TrimSpace(out) != `{"applied":[1,2,3],"version":3}` {
 		t.Fatalf("first run: exit %d, %q %q", code, out, errOut)
 	}
 	out, _, code = runMain(t, ctx, nil, "", "migrate", "--store", db)

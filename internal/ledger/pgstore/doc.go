@@ -24,6 +24,8 @@
 //	log_state           one row: size, root, origin, last received_at
 //	tenant_heads        tenant → last curr_hash (the next prev_hash)
 //	log_keys            every node's checkpoint verifier key
+//	llst_keys           kid → the session-token (LLST) signing key, as
+//	                    opaque bytes (TokenKeys; private: docs/postgres.md)
 //
 // Every table forces row-level security. A transaction scoped to a tenant
 // (app.tenant_id) sees and inserts only its rows of universal_registry;

@@ -46,8 +46,14 @@ func newIsolationDB(t *testing.T) isolationDB {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A login role per test database that starts its sessions as
-	// logline_app (and can do nothing else: it owns nothing).
+	return isolationDB{admin: u, app: appURL(t, u), a: 6, b: 4}
+}
+
+// appURL creates a login role for the test database u that starts its
+// sessions as logline_app (and can do nothing else: it owns nothing), and
+// returns u with that user.
+func appURL(t *testing.T, u string) string {
+	t.Helper()
 	login := strings.TrimPrefix(dbName(t, u), "logline_test_") + "_login"
 	login = "ll_" + login
 	admin := pgtest.AdminURL(t)
@@ -60,7 +66,7 @@ func newIsolationDB(t *testing.T) isolationDB {
 	q := app.Query()
 	q.Set("options", "-c role="+AppRole)
 	app.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
-	return isolationDB{admin: u, app: app.String(), a: 6, b: 4}
+	return app.String()
 }
 
 func dbName(t *testing.T, u string) string {
@@ -175,7 +181,7 @@ func TestIsolationEveryTableForcesRLS(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := "[checkpoints log_keys log_state schema_migrations tenant_heads tree_hash_runs universal_registry]"
+	want := "[checkpoints llst_keys log_keys log_state schema_migrations tenant_heads tree_hash_runs universal_registry]"
 	if fmt.Sprint(tables) != want {
 		t.Fatalf("got tables %v, want %s", tables, want)
 	}
@@ -232,7 +238,7 @@ func TestIsolationTenantSees(t *testing.T) {
 					t.Fatalf("got %d public rows of other tenants", n)
 				}
 				// The server's tables are system scope only.
-				for _, table := range []string{"tree_hash_runs", "checkpoints", "log_state", "log_keys", "tenant_heads"} {
+				for _, table := range []string{"tree_hash_runs", "checkpoints", "log_state", "log_keys", "tenant_heads", "llst_keys"} {
 					if n := queryInt(t, tx, "SELECT count(*) FROM ledger."+table); n != 0 {
 						t.Fatalf("ledger.%s: got %d rows in a tenant scope", table, n)
 					}

@@ -67,10 +67,11 @@ func SchemaVersion() int {
 }
 
 // Advisory lock keys (pg_advisory_lock is per database). Arbitrary
-// constants: "LLmigr" and "LLcommit" as big-endian bytes.
+// constants: "LLmigr", "LLcommit" and "LLtokens" as big-endian bytes.
 const (
-	migrateLockKey int64 = 0x4c4c6d69677200
-	commitLockKey  int64 = 0x4c4c636f6d6d6974
+	migrateLockKey   int64 = 0x4c4c6d69677200
+	commitLockKey    int64 = 0x4c4c636f6d6d6974
+	tokenKeysLockKey int64 = 0x4c4c746f6b656e73 // TokenKeys.Update
 )
 
 // bootstrapSQL creates the version table itself. It lives in the ledger
