@@ -19,6 +19,7 @@ import (
 	"github.com/logline/logline/internal/auth/serviceacct"
 	"github.com/logline/logline/internal/auth/tenantcfg"
 	"github.com/logline/logline/internal/client"
+	"github.com/logline/logline/internal/ledger/pgstore"
 	"github.com/logline/logline/internal/span"
 	"github.com/logline/logline/internal/tlog"
 )
@@ -242,7 +243,7 @@ minutes). The record stays, so the account's past actions keep a name.`,
 }
 
 type tokenIssueOptions struct {
-	data, tenant, subject string
+	data, store, tenant, subject string
 	roles                 []string
 	ttl                   time.Duration
 	json                  bool
@@ -270,7 +271,8 @@ token.issue event in the tenant's ledger.`,
 		RunE: run(func(cmd *cobra.Command, _ []string) error { return a.tokenIssue(cmd.Context(), o) }),
 	}
 	f := issue.Flags()
-	f.StringVar(&o.data, "data", DefaultData, "data directory of the server")
+	f.StringVar(&o.data, "data", DefaultData, "data directory of the server (its cfg/ gives the tenant's roles)")
+	f.StringVar(&o.store, "store", "", "PostgreSQL URL of the ledger: its nodes share their token keys in the database")
 	f.StringVar(&o.tenant, "tenant", "", "tenant the token acts in")
 	f.StringSliceVar(&o.roles, "role", nil, "role the token carries (repeatable)")
 	f.DurationVar(&o.ttl, "ttl", llst.MaxLifetime, "lifetime (at most 15m)")
@@ -287,13 +289,39 @@ func (a *app) tokenIssue(ctx context.Context, o tokenIssueOptions) error {
 	if o.ttl <= 0 || o.ttl > llst.MaxLifetime {
 		return usageErrorf("--ttl %s: want more than 0 and at most %s", o.ttl, llst.MaxLifetime)
 	}
-	keysDir := filepath.Join(o.data, keysDirName)
-	origin, err := tlog.KeysOrigin(keysDir)
+	log, err := a.quietLogger()
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return usageErrorf("%s holds no log keys: start 'logline serve --data %s' once first", keysDir, o.data)
+		return err
+	}
+	keysDir := filepath.Join(o.data, keysDirName)
+	var (
+		origin   string
+		keyStore llst.KeyStore
+	)
+	if o.store != "" {
+		if err := checkStoreURL(o.store); err != nil {
+			return err
 		}
-		return ioErrorf("%w", err)
+		if origin, err = pgstore.ClaimOrigin(ctx, o.store, ""); err != nil {
+			return pgError("read the log origin", o.store, err)
+		}
+		if origin == "" {
+			return usageErrorf("%s holds no log yet: start 'logline serve --store' on it once first", redactURL(o.store))
+		}
+		tk, err := pgstore.OpenTokenKeys(ctx, o.store)
+		if err != nil {
+			return pgError("open the token keys", o.store, err)
+		}
+		defer tk.Close()
+		keyStore = newPGTokenKeys(tk, log)
+	} else {
+		if origin, err = tlog.KeysOrigin(keysDir); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return usageErrorf("%s holds no log keys: start 'logline serve --data %s' once first", keysDir, o.data)
+			}
+			return ioErrorf("%w", err)
+		}
+		keyStore = llst.NewDirStore(filepath.Join(keysDir, llstDirName), log)
 	}
 	t, err := tenantConfig(o.data, o.tenant)
 	if err != nil {
@@ -310,12 +338,8 @@ func (a *app) tokenIssue(ctx context.Context, o tokenIssueOptions) error {
 		}
 		subject = "operator:" + name
 	}
-	log, err := a.quietLogger()
-	if err != nil {
-		return err
-	}
 	ring, err := llst.Open(ctx, llst.Config{
-		Store:  llst.NewDirStore(filepath.Join(keysDir, llstDirName), log),
+		Store:  keyStore,
 		Issuer: llstIssuer(origin), Audience: llstAudience, Logger: log,
 	})
 	if err != nil {

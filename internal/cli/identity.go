@@ -25,6 +25,7 @@ import (
 	"github.com/logline/logline/internal/authlog"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/ledger/pgstore"
 	"github.com/logline/logline/internal/span"
 )
 
@@ -107,8 +108,14 @@ func openIdentity(ctx context.Context, o identityOptions, d identityDeps) (*iden
 	if err != nil {
 		return nil, err
 	}
+	// One keyring for every node of a PostgreSQL ledger (a token issued
+	// by one verifies at all); the data directory's otherwise.
+	var keyStore llst.KeyStore = llst.NewDirStore(filepath.Join(d.data, keysDirName, llstDirName), d.log)
+	if pg, ok := d.store.(*pgstore.Store); ok {
+		keyStore = newPGTokenKeys(pg.TokenKeys(), d.log)
+	}
 	ring, err := llst.Open(ctx, llst.Config{
-		Store:  llst.NewDirStore(filepath.Join(d.data, keysDirName, llstDirName), d.log),
+		Store:  keyStore,
 		Issuer: llstIssuer(d.origin), Audience: llstAudience, Logger: d.log,
 		OnRotate: func(ev llst.RotationEvent) {
 			for _, k := range ev.Created {

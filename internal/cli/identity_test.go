@@ -24,6 +24,8 @@ import (
 
 	"github.com/logline/logline/internal/auth"
 	"github.com/logline/logline/internal/auth/oidctest"
+	"github.com/logline/logline/internal/auth/serviceacct"
+	"github.com/logline/logline/internal/ledger/pgstore/pgtest"
 )
 
 // writeTenantYAML writes DATA/cfg/tenants/<tenant>/tenant.yaml.
@@ -287,4 +289,63 @@ func TestServiceAccountRoleRemoved(t *testing.T) {
 	if _, errOut, code := runMain(t, t.Context(), nil, "", "sa", "disable", "--data", data, "--tenant", "bakery", "sa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); code != ExitUsage {
 		t.Errorf("sa disable of an unknown account: exit %d, want 2\n%s", code, errOut)
 	}
+}
+
+// TestTokensAcrossPostgresNodes: two nodes on one database share their
+// token keys, so a token minted for the ledger (token issue --store)
+// works at both, and a token one node issued to a service account works
+// at the other.
+func TestTokensAcrossPostgresNodes(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	dataA, dataB := t.TempDir(), t.TempDir()
+	urlA, _, _ := runServeAuth(t, dataA, "--store", db)
+	urlB, _, _ := runServeAuth(t, dataB, "--store", db)
+	out, errOut, code := runMain(t, t.Context(), nil, "", "token", "issue", "--store", db, "--data", dataA, "--tenant", "acme", "--role", "admin")
+	if code != 0 {
+		t.Fatalf("token issue --store: exit %d\n%s", code, errOut)
+	}
+	tok := strings.TrimSpace(out)
+	for _, u := range []string{urlA, urlB} {
+		if code, body := bearerGet(t, u+"/spans?tenant=acme", tok); code != http.StatusOK {
+			t.Errorf("%s with the ledger's token: %d %s", u, code, body)
+		}
+	}
+	// Node A's first-start admin account trades its assertion at node A;
+	// the token works at node B.
+	creds := filepath.Join(dataA, "keys", "admin-sa.json")
+	if _, errOut, code := runMain(t, t.Context(), nil, "", "query", "--server", urlB, "--credentials", creds, "--tenant", "default"); code == 0 {
+		t.Log("node B knows node A's account too (shared cfg)")
+	} else if !strings.Contains(errOut, "unknown service account") {
+		t.Errorf("node A's account at node B: %s", errOut)
+	}
+	saTok := exchangeAt(t, urlA, creds)
+	if code, body := bearerGet(t, urlB+"/spans?tenant=default", saTok); code != http.StatusOK {
+		t.Errorf("node A's token at node B: %d %s", code, body)
+	}
+}
+
+// exchangeAt trades a credential file's assertion at base's token endpoint.
+func exchangeAt(t *testing.T, base, credsPath string) string {
+	t.Helper()
+	creds, err := serviceacct.ReadCredentials(credsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertion, err := creds.Assertion(time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.PostForm(base+"/auth/token", url.Values{"grant_type": {serviceacct.GrantType}, "assertion": {assertion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil {
+		t.Fatalf("exchange at %s: %d %s", base, resp.StatusCode, b)
+	}
+	return out.AccessToken
 }
