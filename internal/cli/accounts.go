@@ -244,9 +244,9 @@ minutes). The record stays, so the account's past actions keep a name.`,
 
 type tokenIssueOptions struct {
 	data, store, tenant, subject string
-	roles                 []string
-	ttl                   time.Duration
-	json                  bool
+	roles                        []string
+	ttl                          time.Duration
+	json                         bool
 }
 
 // newToken returns `logline token issue`.
