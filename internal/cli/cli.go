@@ -127,6 +127,7 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newRestore(),
 		a.newSA(),
 		a.newToken(),
+		a.newOpenAPI(),
 		bench.NewCommand(),
 	)
 	return root

@@ -229,6 +229,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Dev:         idn.access == nil,
 		CORSOrigins: o.identity.corsOrigins,
 		Usage:       idn.usage,
+		OpenAPI:     a.openAPIDocument(baseURL, o.data),
 	})
 	if err != nil {
 		_ = ln.Close()

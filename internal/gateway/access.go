@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/logline/logline/internal/auth"
@@ -28,7 +30,8 @@ type Access struct {
 	Quotas *quota.Limiter
 	// Routes are the identity endpoints served without a token
 	// (GET /.well-known/jwks.json, GET /auth/login, GET /auth/callback,
-	// POST /auth/token), keyed by their ServeMux pattern.
+	// POST /auth/token), keyed by their ServeMux pattern; only the
+	// patterns of IdentityRoutes are accepted.
 	Routes map[string]http.Handler
 	// Denied, when set, is told about every refused request (tenant is ""
 	// when no valid token named one); the server aggregates these into
@@ -36,7 +39,58 @@ type Access struct {
 	Denied func(tenant, reason string)
 }
 
-// route is one HTTP route and what it requires.
+// RouteInfo is one route and what it requires, without its handler: the
+// static route list the server is built from and the OpenAPI document
+// (internal/openapi) is checked against.
+type RouteInfo struct {
+	// Pattern is the ServeMux pattern, "METHOD /path".
+	Pattern string
+	// Capability is what a token must grant; "" only when Public.
+	Capability auth.Capability
+	// Public routes answer without a token.
+	Public bool
+}
+
+// BuiltinRoutes lists every route the gateway serves itself, with the
+// capability it needs or public: the probes, the log's public key and
+// the OpenAPI document are public. GET routes also answer HEAD with the
+// same requirement. The identity routes come from Access.Routes
+// (IdentityRoutes).
+func BuiltinRoutes() []RouteInfo {
+	return []RouteInfo{
+		{Pattern: "POST /ingest", Capability: auth.LedgerAppend},
+		{Pattern: "POST /api/spans", Capability: auth.LedgerAppend},
+		{Pattern: "GET /spans/{id}", Capability: auth.LedgerRead},
+		{Pattern: "GET /spans", Capability: auth.LedgerRead},
+		{Pattern: "GET /ledger/stream", Capability: auth.StreamRead},
+		{Pattern: "GET /api/timeline/stream", Capability: auth.StreamRead},
+		{Pattern: "GET /checkpoint", Capability: auth.LedgerRead},
+		{Pattern: "GET /proof/inclusion", Capability: auth.LedgerRead},
+		{Pattern: "GET /proof/consistency", Capability: auth.LedgerRead},
+		{Pattern: "POST /exports", Capability: auth.AdminExport},
+		{Pattern: "GET /exports/{id}", Capability: auth.AdminExport},
+		{Pattern: "GET /metrics/public", Capability: auth.AdminMetrics},
+		{Pattern: "GET /healthz", Public: true},
+		{Pattern: "GET /readyz", Public: true},
+		{Pattern: "GET /log/key", Public: true},
+		{Pattern: "GET /openapi.yaml", Public: true},
+	}
+}
+
+// IdentityRoutes lists the routes Access.Routes may add, all public: the
+// token keys, OIDC login and the service-account token exchange. New
+// refuses any other pattern in Access.Routes, so the OpenAPI document
+// cannot miss one.
+func IdentityRoutes() []RouteInfo {
+	return []RouteInfo{
+		{Pattern: "GET /.well-known/jwks.json", Public: true},
+		{Pattern: "GET /auth/login", Public: true},
+		{Pattern: "GET /auth/callback", Public: true},
+		{Pattern: "POST /auth/token", Public: true},
+	}
+}
+
+// route is one HTTP route, what it requires and its handler.
 type route struct {
 	pattern string
 	// need is the capability a token must grant; "" only when public.
@@ -47,32 +101,49 @@ type route struct {
 	handle http.Handler
 }
 
-// routeTable lists every route the gateway serves. A route with neither
-// a capability nor public: true is a programming error New refuses
-// (TestEveryRouteDeclaresCapability), so a new route cannot be served
-// unguarded by accident.
+// routeTable lists every route the gateway serves: BuiltinRoutes with
+// their handlers, then the identity routes of Access. A route with
+// neither a capability nor public, or without a handler, is a
+// programming error New refuses (TestEveryRouteDeclaresCapability), so a
+// new route cannot be served unguarded by accident: a handler added here
+// without its line in BuiltinRoutes declares nothing.
 func (s *Server) routeTable() []route {
 	h := func(f http.HandlerFunc) http.Handler { return f }
-	rs := []route{
-		{pattern: "POST /ingest", need: auth.LedgerAppend, handle: h(s.handleIngest)},
-		{pattern: "POST /api/spans", need: auth.LedgerAppend, handle: h(s.handleIngest)},
-		{pattern: "GET /spans/{id}", need: auth.LedgerRead, handle: h(s.handleGet)},
-		{pattern: "GET /spans", need: auth.LedgerRead, handle: h(s.handleQuery)},
-		{pattern: "GET /ledger/stream", need: auth.StreamRead, handle: h(s.handleStream)},
-		{pattern: "GET /api/timeline/stream", need: auth.StreamRead, handle: h(s.handleStream)},
-		{pattern: "GET /checkpoint", need: auth.LedgerRead, handle: h(s.handleCheckpoint)},
-		{pattern: "GET /proof/inclusion", need: auth.LedgerRead, handle: h(s.handleInclusion)},
-		{pattern: "GET /proof/consistency", need: auth.LedgerRead, handle: h(s.handleConsistency)},
-		{pattern: "POST /exports", need: auth.AdminExport, handle: h(s.handleCreateExport)},
-		{pattern: "GET /exports/{id}", need: auth.AdminExport, handle: h(s.handleGetExport)},
-		{pattern: "GET /metrics/public", need: auth.AdminMetrics, handle: h(s.handleMetricsPublic)},
-		{pattern: "GET /healthz", public: true, handle: h(s.handleHealthz)},
-		{pattern: "GET /readyz", public: true, handle: h(s.handleReadyz)},
-		{pattern: "GET /log/key", public: true, handle: h(s.handleLogKey)},
+	handlers := map[string]http.Handler{
+		"POST /ingest":             h(s.handleIngest),
+		"POST /api/spans":          h(s.handleIngest),
+		"GET /spans/{id}":          h(s.handleGet),
+		"GET /spans":               h(s.handleQuery),
+		"GET /ledger/stream":       h(s.handleStream),
+		"GET /api/timeline/stream": h(s.handleStream),
+		"GET /checkpoint":          h(s.handleCheckpoint),
+		"GET /proof/inclusion":     h(s.handleInclusion),
+		"GET /proof/consistency":   h(s.handleConsistency),
+		"POST /exports":            h(s.handleCreateExport),
+		"GET /exports/{id}":        h(s.handleGetExport),
+		"GET /metrics/public":      h(s.handleMetricsPublic),
+		"GET /healthz":             h(s.handleHealthz),
+		"GET /readyz":              h(s.handleReadyz),
+		"GET /log/key":             h(s.handleLogKey),
+		"GET /openapi.yaml":        h(s.handleOpenAPI),
+	}
+	var rs []route
+	for _, ri := range BuiltinRoutes() {
+		rs = append(rs, route{pattern: ri.Pattern, need: ri.Capability, public: ri.Public, handle: handlers[ri.Pattern]})
+		delete(handlers, ri.Pattern)
+	}
+	undeclared := slices.Sorted(maps.Keys(handlers))
+	for _, pattern := range undeclared {
+		rs = append(rs, route{pattern: pattern, handle: handlers[pattern]})
 	}
 	if s.access != nil {
-		for pattern, handler := range s.access.Routes {
-			rs = append(rs, route{pattern: pattern, public: true, handle: handler})
+		identity := map[string]RouteInfo{}
+		for _, ri := range IdentityRoutes() {
+			identity[ri.Pattern] = ri
+		}
+		for _, pattern := range slices.Sorted(maps.Keys(s.access.Routes)) {
+			ri := identity[pattern] // zero (declaring nothing) when unknown
+			rs = append(rs, route{pattern: pattern, need: ri.Capability, public: ri.Public, handle: s.access.Routes[pattern]})
 		}
 	}
 	return rs

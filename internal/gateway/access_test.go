@@ -124,6 +124,7 @@ func (ae *accessEnv) requestsFor(t *testing.T) map[string][2]accessRequest {
 		"GET /healthz":               {{"GET", "/healthz", "", ""}, {}},
 		"GET /readyz":                {{"GET", "/readyz", "", ""}, {}},
 		"GET /log/key":               {{"GET", "/log/key", "", ""}, {}},
+		"GET /openapi.yaml":          {{"GET", "/openapi.yaml", "", ""}, {}},
 		"GET /.well-known/jwks.json": {},
 	}
 }

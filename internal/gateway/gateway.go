@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,11 @@ type Config struct {
 	// Usage, when set, counts each tenant's canonical usage (v8 §24:
 	// spans ingested, export bytes) for GET /metrics/public.
 	Usage *quota.Usage
+	// OpenAPI returns the OpenAPI document served at GET /openapi.yaml
+	// (internal/openapi.Build); nil answers it 501 not_implemented. It is
+	// called on every request, so it should cache; it must be safe for
+	// concurrent use.
+	OpenAPI func() ([]byte, error)
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -108,8 +114,9 @@ type Server struct {
 	exports      *export.Dir     // nil: export routes answer 501
 	exportOrigin string
 	exportSigner func() note.Signer
-	access       *Access      // nil in Dev mode
-	usage        *quota.Usage // nil: usage is not counted
+	access       *Access                // nil in Dev mode
+	usage        *quota.Usage           // nil: usage is not counted
+	openAPI      func() ([]byte, error) // nil: GET /openapi.yaml answers 501
 	corsOrigins  map[string]bool
 	handler      http.Handler
 
@@ -139,6 +146,13 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Access != nil && cfg.Access.Verify == nil:
 		return nil, errors.New("gateway: Config.Access.Verify is required")
 	}
+	if cfg.Access != nil {
+		for pattern := range cfg.Access.Routes {
+			if !slices.ContainsFunc(IdentityRoutes(), func(ri RouteInfo) bool { return ri.Pattern == pattern }) {
+				return nil, fmt.Errorf("gateway: Config.Access.Routes: %q is not an identity route (declare it in IdentityRoutes)", pattern)
+			}
+		}
+	}
 	if cfg.MaxBodyBytes < 0 || cfg.NDJSONBatch < 0 || cfg.DecodeWorkers < 0 || cfg.StreamWriteTimeout < 0 {
 		return nil, errors.New("gateway: negative limit in Config")
 	}
@@ -157,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 		receiptLog:   cfg.Receipts,
 		access:       cfg.Access,
 		usage:        cfg.Usage,
+		openAPI:      cfg.OpenAPI,
 		stopping:     make(chan struct{}),
 	}
 	s.corsOrigins = map[string]bool{}

@@ -55,6 +55,7 @@ var rules = map[string][]string{
 	"internal/auth/tenantcfg":   {"internal/auth", "internal/durable"},
 	"internal/auth/serviceacct": {"internal/auth", "internal/durable"},
 	"internal/auth/quota":       {"internal/auth"},
+	"internal/openapi":          {"internal/auth"},
 }
 
 // external lists the third-party modules a package may use. Packages not

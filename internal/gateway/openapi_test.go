@@ -1,0 +1,301 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/logline/logline/internal/auth"
+	"github.com/logline/logline/internal/auth/quota"
+	"github.com/logline/logline/internal/openapi"
+)
+
+// loadOpenAPI builds the OpenAPI document and loads it as OpenAPI 3.1.
+func loadOpenAPI(t *testing.T) (*openapi3.T, []byte) {
+	t.Helper()
+	b, err := openapi.Build(openapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		t.Fatalf("document is OpenAPI %s, want 3.1", doc.OpenAPI)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return doc, b
+}
+
+// TestOpenAPIMatchesRoutes: the document's operations are exactly the
+// routes the gateway serves (BuiltinRoutes and IdentityRoutes), each with
+// the same capability, or public.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	doc, _ := loadOpenAPI(t)
+	got := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			c, _ := op.Extensions["x-logline-capability"].(string)
+			if c == "" {
+				c = "public"
+			}
+			got[method+" "+path] = c
+		}
+	}
+	want := map[string]string{}
+	for _, ri := range append(BuiltinRoutes(), IdentityRoutes()...) {
+		c := string(ri.Capability)
+		if ri.Public {
+			c = "public"
+		}
+		want[ri.Pattern] = c
+	}
+	for _, p := range slices.Sorted(maps.Keys(want)) {
+		if got[p] != want[p] {
+			t.Errorf("%s: document says %q, the gateway %q", p, got[p], want[p])
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(got)) {
+		if _, ok := want[p]; !ok {
+			t.Errorf("%s is in the document but the gateway does not serve it", p)
+		}
+	}
+	// The server's own table is built from the same list.
+	srv, err := New(Config{Store: newEnv(t, nil).store, Access: &Access{Verify: fakeTokens{}.verify, Routes: map[string]http.Handler{"GET /.well-known/jwks.json": http.NotFoundHandler()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range srv.routeTable() {
+		c := string(rt.need)
+		if rt.public {
+			c = "public"
+		}
+		if want[rt.pattern] != c {
+			t.Errorf("served route %s (%s) is not declared so in BuiltinRoutes/IdentityRoutes (%q)", rt.pattern, c, want[rt.pattern])
+		}
+	}
+}
+
+// TestOpenAPIRefusesUndeclaredIdentityRoute: Access.Routes may only add
+// the declared identity routes, so the document cannot miss one.
+func TestOpenAPIRefusesUndeclaredIdentityRoute(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := New(Config{Store: e.store, Access: &Access{Verify: fakeTokens{}.verify, Routes: map[string]http.Handler{"GET /auth/logout": http.NotFoundHandler()}}})
+	if err == nil || !strings.Contains(err.Error(), "not an identity route") {
+		t.Errorf("New with an undeclared identity route: %v", err)
+	}
+	// A handler without its line in BuiltinRoutes declares nothing.
+	if err := checkRoutes([]route{{pattern: "GET /new", handle: http.NotFoundHandler()}}); err == nil {
+		t.Error("checkRoutes accepted an undeclared route")
+	}
+}
+
+func TestOpenAPIRoute(t *testing.T) {
+	doc := []byte("openapi: 3.1.0\n")
+	for _, tc := range []struct {
+		name     string
+		openAPI  func() ([]byte, error)
+		status   int
+		code     string
+		wantBody []byte
+	}{
+		{"served", func() ([]byte, error) { return doc, nil }, http.StatusOK, "", doc},
+		{"not configured", nil, http.StatusNotImplemented, codeNotImplemented, nil},
+		{"failing", func() ([]byte, error) { return nil, errors.New("secret cause") }, http.StatusInternalServerError, codeInternal, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) {
+				c.OpenAPI = tc.openAPI
+				c.Dev = false
+				c.Access = &Access{Verify: fakeTokens{}.verify} // public: no token needed
+			})
+			resp, body := e.get("/openapi.yaml", nil)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d\n%s", resp.StatusCode, tc.status, body)
+			}
+			if tc.code != "" {
+				if p := decodeProblem(t, resp, body); p.Code != tc.code || strings.Contains(p.Detail, "secret") {
+					t.Errorf("problem %+v, want code %s without the cause", p, tc.code)
+				}
+				return
+			}
+			if ct, cc := resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"); ct != "application/yaml" || cc != "no-cache" {
+				t.Errorf("Content-Type %q, Cache-Control %q; want application/yaml, no-cache", ct, cc)
+			}
+			if !bytes.Equal(body, tc.wantBody) {
+				t.Errorf("body %q, want %q", body, tc.wantBody)
+			}
+			if resp, body := e.do("HEAD", "/openapi.yaml", "", nil, nil); resp.StatusCode != http.StatusOK || len(body) != 0 {
+				t.Errorf("HEAD: %d with %d bytes", resp.StatusCode, len(body))
+			}
+		})
+	}
+}
+
+// checkAnswer validates a real answer against the document: the
+// operation must list its status and content type, and a JSON or NDJSON
+// body must match the schema given there.
+func checkAnswer(t *testing.T, doc *openapi3.T, method, template string, resp *http.Response, body []byte) {
+	t.Helper()
+	name := method + " " + template + " → " + strconv.Itoa(resp.StatusCode)
+	item := doc.Paths.Find(template)
+	if item == nil || item.GetOperation(method) == nil {
+		t.Errorf("%s: no such operation in the document", name)
+		return
+	}
+	r := item.GetOperation(method).Responses.Status(resp.StatusCode)
+	if r == nil {
+		t.Errorf("%s: the document does not list this status", name)
+		return
+	}
+	ctype := resp.Header.Get("Content-Type")
+	if len(r.Value.Content) == 0 {
+		if len(body) > 0 {
+			t.Errorf("%s: the document gives no content, the answer has %q", name, ctype)
+		}
+		return
+	}
+	mt := r.Value.Content[ctype]
+	if mt == nil {
+		base, _, _ := mime.ParseMediaType(ctype)
+		mt = r.Value.Content[base]
+	}
+	if mt == nil {
+		t.Errorf("%s: content type %q is not in the document (%v)", name, ctype, slices.Sorted(maps.Keys(r.Value.Content)))
+		return
+	}
+	check := func(schema *openapi3.Schema, text []byte) {
+		var v any
+		if err := json.Unmarshal(text, &v); err != nil {
+			t.Errorf("%s: body is not JSON: %v\n%s", name, err, text)
+			return
+		}
+		if err := doc.ValidateSchemaJSON(schema, v, openapi3.EnableJSONSchema2020(), openapi3.EnableFormatValidation()); err != nil {
+			t.Errorf("%s: the answer does not match the document's schema: %v\n%s", name, err, text)
+		}
+	}
+	base, _, _ := mime.ParseMediaType(ctype)
+	switch {
+	case base == "application/json" || strings.HasSuffix(base, "+json"):
+		check(mt.Schema.Value, body)
+	case mt.Extensions["x-logline-line-schema"] != nil:
+		ref, _ := mt.Extensions["x-logline-line-schema"].(string)
+		line := doc.Components.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]
+		if line == nil {
+			t.Fatalf("%s: line schema %q not found", name, ref)
+		}
+		for _, l := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
+			check(line.Value, l)
+		}
+	}
+}
+
+// TestOpenAPIDescribesAnswers: real answers of every kind validate
+// against the document's schemas.
+func TestOpenAPIDescribesAnswers(t *testing.T) {
+	doc, raw := loadOpenAPI(t)
+	ae := newAccessEnv(t, nil)
+	ae.srv.openAPI = func() ([]byte, error) { return raw, nil } // set before any request of this test
+	admin := "admin-acme"
+	span := func(id string) string {
+		return spanJSON(map[string]any{"tenant": "acme", "id": id, "who": "w", "did": "d", "this": "x", "when": "2026-01-02T03:04:05Z"})
+	}
+	type call struct {
+		method, template, path, ctype, body, token string
+		hdr                                        map[string]string
+		status                                     int
+	}
+	calls := []call{
+		{"POST", "/ingest", "/ingest?proof=1", "application/json", span("oa1"), admin, nil, 201},
+		{"POST", "/ingest", "/ingest", "application/json", span("oa1"), admin, nil, 200},
+		{"POST", "/api/spans", "/api/spans", "application/x-ndjson", span("oa2") + "\n{bad\n" + span("oa1") + "\n", admin, nil, 200},
+		{"POST", "/ingest", "/ingest", "application/json", `{"tenant":"acme"`, admin, nil, 400},
+		{"POST", "/ingest", "/ingest", "text/csv", "a,b", admin, nil, 415},
+		{"POST", "/ingest", "/ingest", "application/json", span("oa3"), "", nil, 401},
+		{"POST", "/ingest", "/ingest", "application/json", span("oa3"), "without-ledger.append-acme", nil, 403},
+		{"POST", "/ingest", "/ingest", "application/json", spanJSON(map[string]any{"tenant": "acme", "id": "oa1", "who": "other", "did": "d", "this": "x", "when": "2026-01-02T03:04:05Z"}), admin, nil, 409},
+		{"GET", "/spans/{id}", "/spans/oa1", "", "", admin, nil, 200},
+		{"GET", "/spans/{id}", "/spans/nothing", "", "", admin, nil, 404},
+		{"GET", "/spans", "/spans?limit=2", "", "", admin, nil, 200},
+		{"GET", "/spans", "/spans?limit=0", "", "", admin, nil, 400},
+		{"GET", "/ledger/stream", "/ledger/stream", "", "", admin, nil, 200},
+		{"GET", "/api/timeline/stream", "/api/timeline/stream", "", "", admin, nil, 200},
+		{"GET", "/checkpoint", "/checkpoint", "", "", admin, nil, 200},
+		{"GET", "/log/key", "/log/key", "", "", "", nil, 200},
+		{"GET", "/proof/inclusion", "/proof/inclusion?index=0", "", "", admin, nil, 200},
+		{"GET", "/proof/inclusion", "/proof/inclusion?id=oa1", "", "", admin, nil, 200},
+		{"GET", "/proof/inclusion", "/proof/inclusion?index=999999", "", "", admin, nil, 400},
+		{"GET", "/proof/consistency", "/proof/consistency?from=1&to=2", "", "", admin, nil, 200},
+		{"POST", "/exports", "/exports", "application/json", `{"since":"2026-01-01T00:00:00Z"}`, admin, nil, 201},
+		{"POST", "/exports", "/exports", "application/json", `{"colour":"red"}`, admin, nil, 400},
+		{"GET", "/exports/{id}", "/exports/" + ae.exportID["acme"], "", "", admin, nil, 200},
+		{"GET", "/exports/{id}", "/exports/" + ae.exportID["acme"], "", "", admin, map[string]string{"Range": "bytes=0-9"}, 206},
+		{"GET", "/exports/{id}", "/exports/" + ae.exportID["bakery"], "", "", admin, nil, 404},
+		{"GET", "/metrics/public", "/metrics/public", "", "", admin, nil, 200},
+		{"GET", "/healthz", "/healthz", "", "", "", nil, 200},
+		{"GET", "/readyz", "/readyz", "", "", "", nil, 200},
+		{"GET", "/openapi.yaml", "/openapi.yaml", "", "", "", nil, 200},
+	}
+	for _, c := range calls {
+		hdr := map[string]string{}
+		maps.Copy(hdr, c.hdr)
+		if c.token != "" {
+			hdr["Authorization"] = "Bearer " + c.token
+		}
+		var body *strings.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+		}
+		var resp *http.Response
+		var got []byte
+		if body != nil {
+			resp, got = ae.do(c.method, c.path, c.ctype, body, hdr)
+		} else {
+			resp, got = ae.do(c.method, c.path, c.ctype, nil, hdr)
+		}
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s: status %d, want %d\n%s", c.method, c.path, resp.StatusCode, c.status, got)
+			continue
+		}
+		checkAnswer(t, doc, c.method, c.template, resp, got)
+	}
+
+	// SSE.
+	resp, got := ae.do("GET", "/ledger/stream", "", nil, map[string]string{"Authorization": "Bearer " + admin, "Accept": "text/event-stream"})
+	checkAnswer(t, doc, "GET", "/ledger/stream", resp, got)
+
+	// 429 from the quotas.
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lim, err := quota.New(quota.Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lim.Set("acme", quota.Limits{Requests: quota.Limit{PerSecond: 1, Burst: 3}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	qe := newAccessEnv(t, lim)
+	for range 10 {
+		resp, got := qe.send(accessRequest{method: "GET", path: "/spans"}, admin)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			checkAnswer(t, doc, "GET", "/spans", resp, got)
+			return
+		}
+	}
+	t.Error("no 429 after 10 requests with a burst of 3")
+}
+
+var _ = auth.LedgerRead // the capability names come from internal/auth on both sides
