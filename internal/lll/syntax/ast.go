@@ -1,7 +1,3 @@
-// Package syntax is the first phase of the .lll toolchain: the lexer,
-// the parser (with positions and error recovery), the syntax tree, and
-// the printer behind `logline fmt`. It knows nothing about what the
-// blocks mean; internal/lll/check does. The grammar is docs/lll.md's.
 package syntax
 
 // Pos is a place in a source file: 1-based line and column (the column
