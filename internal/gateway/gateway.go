@@ -81,6 +81,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API, exact
 	// ("https://app.example"); none allows no cross-origin calls.
 	CORSOrigins []string
+	// Validate, when set, runs the span's tenant's validators before every
+	// append (validate.go); nil appends without them.
+	Validate ValidateFunc
 	// Usage, when set, counts each tenant's canonical usage (v8 §24:
 	// spans ingested, export bytes) for GET /metrics/public.
 	Usage *quota.Usage
@@ -116,6 +119,7 @@ type Server struct {
 	exportSigner func() note.Signer
 	access       *Access                // nil in Dev mode
 	usage        *quota.Usage           // nil: usage is not counted
+	validateFn   ValidateFunc           // nil: no validators
 	openAPI      func() ([]byte, error) // nil: GET /openapi.yaml answers 501
 	corsOrigins  map[string]bool
 	handler      http.Handler
@@ -171,6 +175,7 @@ func New(cfg Config) (*Server, error) {
 		receiptLog:   cfg.Receipts,
 		access:       cfg.Access,
 		usage:        cfg.Usage,
+		validateFn:   cfg.Validate,
 		openAPI:      cfg.OpenAPI,
 		stopping:     make(chan struct{}),
 	}

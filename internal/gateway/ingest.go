@@ -195,6 +195,11 @@ func (s *Server) ingestSingle(w http.ResponseWriter, r *http.Request, p ingestPa
 		s.writeError(w, r, err)
 		return
 	}
+	prob, warnings := s.validate(r.Context(), sp)
+	if prob != nil {
+		writeProblem(w, prob)
+		return
+	}
 	if pr := principalOf(r.Context()); pr != nil && s.access.Quotas != nil {
 		if d := s.access.Quotas.Allow(pr.Tenant, quotaRole(pr), quota.Cost{Spans: 1}); !d.OK {
 			s.denied(pr.Tenant, "quota "+d.Dimension)
@@ -217,7 +222,7 @@ func (s *Server) ingestSingle(w http.ResponseWriter, r *http.Request, p ingestPa
 	if !res.Duplicate {
 		s.countIngest(res.Tenant, 1)
 	}
-	body := appendResult(nil, 0, &res, s.receipts(r, p))
+	body := appendResult(nil, 0, &res, s.receipts(r, p), warnings)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -279,7 +284,7 @@ func bodyReadProblem(err error, maxBody int64) *Problem {
 
 // appendResult writes the JSON result of one stored span plus "\n". With
 // lineNo > 0 it is an NDJSON result line (with "line" and "ok").
-func appendResult(b []byte, lineNo int, res *ledger.Result, rc *receiptCtx) []byte {
+func appendResult(b []byte, lineNo int, res *ledger.Result, rc *receiptCtx, warnings []string) []byte {
 	b = append(b, '{')
 	if lineNo > 0 {
 		b = append(b, `"line":`...)
@@ -302,6 +307,7 @@ func appendResult(b []byte, lineNo int, res *ledger.Result, rc *receiptCtx) []by
 	b = res.ReceivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","duplicate":`...)
 	b = strconv.AppendBool(b, res.Duplicate)
+	b = appendWarnings(b, warnings)
 	if rc != nil {
 		b = rc.s.appendReceipt(rc.ctx, b, res, rc)
 	}
@@ -361,10 +367,11 @@ type ndSummary struct {
 
 // ndItem is one non-blank NDJSON line on its way through the pipeline.
 type ndItem struct {
-	no   int
-	data []byte     // the line; dropped once decoded
-	sp   *span.Span // decoded span, nil when prob is set
-	prob *Problem   // why the line is rejected
+	no       int
+	data     []byte     // the line; dropped once decoded
+	sp       *span.Span // decoded span, nil when prob is set
+	prob     *Problem   // why the line is rejected
+	warnings []string   // failed "warn" validator rules
 }
 
 // ingestNDJSON appends a stream of spans with bounded memory. Three
@@ -461,7 +468,7 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 				} else if o := outs[k]; o.Err != nil {
 					prob = s.problemFor(ctx, o.Err).withLine(it.no)
 				} else {
-					out = appendResult(out, it.no, &o.Result, rcpt)
+					out = appendResult(out, it.no, &o.Result, rcpt, it.warnings)
 					if o.Result.Duplicate {
 						sum.Duplicates++
 					} else {
@@ -715,5 +722,10 @@ func (s *Server) decodeItem(ctx context.Context, it *ndItem, p ingestParams) {
 		it.prob = s.problemFor(ctx, err).withLine(it.no)
 		return
 	}
-	it.sp = sp
+	prob, warnings := s.validate(ctx, sp)
+	if prob != nil {
+		it.prob = prob.withLine(it.no)
+		return
+	}
+	it.sp, it.warnings = sp, warnings
 }

@@ -58,6 +58,8 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case codeTooManyRequests:
 		return http.StatusTooManyRequests
+	case codeValidationFailed:
+		return http.StatusUnprocessableEntity
 	case codeConflict, codeAmbiguousID:
 		return http.StatusConflict
 	case codeNotFound, codeUnknownRoute:
