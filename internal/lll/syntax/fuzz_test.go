@@ -1,6 +1,9 @@
 package syntax
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +25,23 @@ func fuzzSeeds(f *testing.F) {
 		"validator v { emit \"x\" with { a: 1 }",
 	} {
 		f.Add([]byte(s))
+	}
+	// Every golden input is a seed too.
+	files, _ := filepath.Glob("testdata/fmt/*.lll")
+	parse, _ := filepath.Glob("testdata/parse/*.txt")
+	for _, name := range files {
+		if data, err := os.ReadFile(name); err == nil && len(data) <= maxFuzzInput {
+			f.Add(data)
+		}
+	}
+	for _, name := range parse {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		for _, c := range splitCases(string(data)) {
+			f.Add([]byte(stripErrorLines(c.src)))
+		}
 	}
 }
 
@@ -71,10 +91,44 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		Inspect(file, func(n Node) bool {
-			if n.End().Offset < n.Pos().Offset {
-				t.Fatalf("%T ends at %v before it starts at %v", n, n.End(), n.Pos())
+			if n.End().Offset < n.Pos().Offset || n.End().Offset > len(src) {
+				t.Fatalf("%T extent %v-%v out of order or range", n, n.Pos(), n.End())
 			}
 			return true
 		})
+		// A source that parses formats to one that parses to the same
+		// tree, comments and format.
+		checkIdempotent(t, string(src))
+	})
+}
+
+func FuzzFormat(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if len(src) > maxFuzzInput {
+			return
+		}
+		out, err := FormatSource("fuzz.lll", src)
+		if err != nil {
+			return
+		}
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			t.Fatalf("output does not end with a newline: %q", out)
+		}
+		for i, line := range strings.Split(string(out), "\n") {
+			if strings.TrimRight(line, " \t") != line {
+				t.Fatalf("line %d has trailing space: %q", i+1, line)
+			}
+			if strings.HasPrefix(strings.TrimLeft(line, " "), "\t") {
+				t.Fatalf("line %d is indented with a tab: %q", i+1, line)
+			}
+		}
+		again, err := FormatSource("fuzz.lll", out)
+		if err != nil {
+			t.Fatalf("formatted source does not parse: %v\n%s", err, out)
+		}
+		if string(again) != string(out) {
+			t.Fatalf("not idempotent:\nonce:\n%s\ntwice:\n%s", out, again)
+		}
 	})
 }

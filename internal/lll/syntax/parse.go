@@ -146,6 +146,16 @@ func (p *parser) closeBracket(closer Token) {
 	}
 }
 
+// foundPos is where to report "expected X, found <current token>": at
+// the current token, or just after the previous one when the current
+// token starts a new line (the caret then points where X is missing).
+func (p *parser) foundPos() Pos {
+	if p.nl && p.prevEnd.IsValid() {
+		return p.prevEnd
+	}
+	return p.tok.pos
+}
+
 // peek returns the token after the current one.
 func (p *parser) peek() token {
 	if len(p.ahead) == 0 {
@@ -240,14 +250,14 @@ func (p *parser) parseBlock() *Block {
 		p.errorf(p.tok.pos, "keyword %s cannot name a %s block", p.tok.raw, b.Kind)
 		p.next()
 	default:
-		p.errorf(p.tok.pos, "expected the name of the %s after %s, found %s", b.Kind, b.Kind, describe(p.tok))
+		p.errorf(p.foundPos(), "expected the name of the %s after %s, found %s", b.Kind, b.Kind, describe(p.tok))
 		if p.tok.tok != LBRACE {
 			p.syncFile()
 			return nil
 		}
 	}
 	if p.tok.tok != LBRACE {
-		p.errorf(p.tok.pos, "expected '{' after %s, found %s", blockTitle(b), describe(p.tok))
+		p.errorf(p.foundPos(), "expected '{' after %s, found %s", blockTitle(b), describe(p.tok))
 		p.syncFile()
 		return nil
 	}
@@ -381,7 +391,7 @@ func (p *parser) parseItem(b *Block) Item {
 		key := &Ident{NamePos: t.pos, Name: t.raw}
 		p.next()
 		if p.tok.tok != COLON {
-			p.fail(p.tok.pos, "expected ':' after entry key %q, found %s", key.Name, describe(p.tok))
+			p.fail(p.foundPos(), "expected ':' after entry key %q, found %s", key.Name, describe(p.tok))
 		}
 		e := &Entry{Key: key, Colon: p.tok.pos}
 		p.next()
@@ -391,7 +401,7 @@ func (p *parser) parseItem(b *Block) Item {
 		r := &FieldRule{Keyword: t.pos, Required: t.tok == REQUIRE}
 		p.next()
 		if p.tok.tok != FIELD {
-			p.fail(p.tok.pos, "expected field after %s (%s), found %s", t.raw, statementSyntax[t.tok], describe(p.tok))
+			p.fail(p.foundPos(), "expected field after %s (%s), found %s", t.raw, statementSyntax[t.tok], describe(p.tok))
 		}
 		p.next()
 		r.Field = p.parseString("the field name after " + t.raw + " field")
@@ -410,7 +420,7 @@ func (p *parser) parseItem(b *Block) Item {
 		p.next()
 		d.Type = p.parseString("the entity type after derive")
 		if p.tok.tok != ON {
-			p.fail(p.tok.pos, "expected on after derive %s (%s), found %s", d.Type.Raw, statementSyntax[DERIVE], describe(p.tok))
+			p.fail(p.foundPos(), "expected on after derive %s (%s), found %s", d.Type.Raw, statementSyntax[DERIVE], describe(p.tok))
 		}
 		p.next()
 		d.On = p.parseTopExpr("on")
@@ -446,7 +456,7 @@ func (p *parser) parseItem(b *Block) Item {
 // parseString parses a string literal; what names it in the message.
 func (p *parser) parseString(what string) *StringLit {
 	if p.tok.tok != STRING {
-		p.fail(p.tok.pos, "expected a string, %s, found %s", what, describe(p.tok))
+		p.fail(p.foundPos(), "expected a string, %s, found %s", what, describe(p.tok))
 	}
 	s := &StringLit{ValuePos: p.tok.pos, Value: p.tok.str, Raw: p.tok.raw}
 	p.next()
@@ -577,8 +587,8 @@ func (p *parser) parsePostfix() Expr {
 		case DOT:
 			p.next()
 			// A selector's name may be a keyword: span.when.
-			if p.tok.tok != IDENT && !p.tok.tok.IsKeyword() {
-				p.fail(p.tok.pos, "expected a name after '.', found %s", describe(p.tok))
+			if p.tok.tok != IDENT && !p.tok.tok.IsKeyword() || p.nl && p.atItemStart() {
+				p.fail(p.foundPos(), "expected a name after '.', found %s", describe(p.tok))
 			}
 			x = &Selector{X: x, Name: &Ident{NamePos: p.tok.pos, Name: p.tok.raw}}
 			p.next()
@@ -589,7 +599,7 @@ func (p *parser) parsePostfix() Expr {
 			ix.Index = p.parseExpr()
 			p.leave()
 			if p.tok.tok != RBRACK {
-				p.fail(p.tok.pos, "expected ']' after index, found %s", describe(p.tok))
+				p.fail(p.foundPos(), "expected ']' after index, found %s", describe(p.tok))
 			}
 			ix.RBrack = p.tok.pos
 			p.next()
@@ -618,7 +628,7 @@ func (p *parser) parseElems(close Token, what string) ([]Expr, Pos) {
 			continue
 		}
 		if p.tok.tok != close {
-			p.fail(p.tok.pos, "expected ',' or '%s' after %s, found %s", close, what, describe(p.tok))
+			p.fail(p.foundPos(), "expected ',' or '%s' after %s, found %s", close, what, describe(p.tok))
 		}
 	}
 	pos := p.tok.pos
@@ -655,7 +665,7 @@ func (p *parser) parsePrimary() Expr {
 		x := p.parseExpr()
 		p.leave()
 		if p.tok.tok != RPAREN {
-			p.fail(p.tok.pos, "expected ')' to close '(' at %s, found %s", t.pos, describe(p.tok))
+			p.fail(p.foundPos(), "expected ')' to close '(' at %s, found %s", t.pos, describe(p.tok))
 		}
 		end := p.tok.pos
 		p.next()
@@ -673,13 +683,15 @@ func (p *parser) parsePrimary() Expr {
 		p.leave()
 		return m
 	}
+	msg := "expected an expression"
 	if t.pos == p.ctxPos && p.ctxText != "" {
-		p.fail(t.pos, "expected an expression after %s, found %s", p.ctxText, describe(t))
+		msg += " after " + p.ctxText
 	}
+	msg += ", found " + describe(t)
 	if t.tok.IsKeyword() {
-		p.fail(t.pos, "expected an expression, found %s (a keyword cannot be a name; span fields named so are read as span.%s)", describe(t), t.raw)
+		msg += fmt.Sprintf(" (a keyword is not a name: read a span field named %s as span.%s)", t.raw, t.raw)
 	}
-	p.fail(t.pos, "expected an expression, found %s", describe(t))
+	p.fail(p.foundPos(), "%s", msg)
 	return nil
 }
 
@@ -701,7 +713,7 @@ func (p *parser) parseMap(lbrace Pos) *MapLit {
 		}
 		p.next()
 		if p.tok.tok != COLON {
-			p.fail(p.tok.pos, "expected ':' after map key %s, found %s", keyText(t), describe(p.tok))
+			p.fail(p.foundPos(), "expected ':' after map key %s, found %s", keyText(t), describe(p.tok))
 		}
 		e := &MapEntry{Key: key, Colon: p.tok.pos}
 		p.next()
@@ -712,7 +724,7 @@ func (p *parser) parseMap(lbrace Pos) *MapLit {
 			continue
 		}
 		if p.tok.tok != RBRACE {
-			p.fail(p.tok.pos, "expected ',' or '}' after map entry %s, found %s", keyText(t), describe(p.tok))
+			p.fail(p.foundPos(), "expected ',' or '}' after map entry %s, found %s", keyText(t), describe(p.tok))
 		}
 	}
 	m.RBrace = p.tok.pos

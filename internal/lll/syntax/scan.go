@@ -238,6 +238,10 @@ func (s *scanner) scanNumber(t *token) {
 		s.errorf(start, "invalid number %s: leading zeros are not allowed", raw)
 	case strings.IndexFunc(raw, func(r rune) bool { return r > '9' && r != 'e' && r != 'E' }) >= 0:
 		s.errorf(start, "invalid number %s: a number cannot be followed by letters (durations use the units d h m s ms, largest first: 1h30m)", raw)
+	case strings.HasSuffix(raw, "."):
+		s.errorf(start, "invalid number %s: expected digits after '.'", raw)
+	case strings.HasSuffix(raw, "e") || strings.HasSuffix(raw, "E"):
+		s.errorf(start, "invalid number %s: expected digits in the exponent", raw)
 	default:
 		s.errorf(start, "invalid number %s", raw)
 	}
@@ -367,7 +371,7 @@ func parseDuration(s string) (nanos int64, ok bool, msg string) {
 	}
 	q := new(big.Int).Quo(total.Num(), total.Denom())
 	if !q.IsInt64() {
-		return 0, false, "too long"
+		return 0, false, "longer than the longest duration (about 292 years)"
 	}
 	return q.Int64(), true, ""
 }
