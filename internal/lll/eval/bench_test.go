@@ -1,0 +1,100 @@
+package eval
+
+import (
+	"context"
+	"testing"
+
+	"github.com/logline/logline/internal/lll/check"
+	"github.com/logline/logline/internal/lll/syntax"
+)
+
+// fiveRules are the "five rules" of the issue's typical validator set,
+// next to canonical_contract_v1: field rules into data, guards with
+// comparisons, membership, globs and a policy read.
+const fiveRules = `
+policy limits {
+  max_deadline_days: 90
+  departments: ["General", "Sales", "Support"]
+}
+
+validator receipt_data {
+  input: "span"
+  require field "data" as "object"
+  allow field "data.channel" as "string"
+  on_fail "warn"
+}
+
+validator receipt_department {
+  when did matches "*receipt*" and status == "confirmed"
+  require field "data.department" as "string"
+}
+
+validator known_department {
+  when has(data.department) and not (data.department in policy.limits.departments)
+  allow field "data.responsible" as "string"
+  on_fail "warn"
+}
+
+validator recent_enough {
+  when span.when > time("2000-01-01T00:00:00Z") and len(confirmed_by) >= 1
+  require field "confirmed_by" as "array"
+}
+`
+
+func BenchmarkCanonicalContractPlusFive(b *testing.B) {
+	spans := corpus(b, 1000)
+	cc, err := check.CanonicalContract()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = cc
+	f1, err := syntax.Parse(check.CanonicalContractFile, check.CanonicalContractSource())
+	if err != nil {
+		b.Fatal(err)
+	}
+	f2, err := syntax.Parse("five.lll", []byte(fiveRules))
+	if err != nil {
+		b.Fatal(syntax.FormatErrors(err, []byte(fiveRules)))
+	}
+	prog, err := check.Check([]*syntax.File{f1, f2}, check.Options{})
+	if err != nil {
+		b.Fatal(syntax.FormatErrors(err, []byte(fiveRules)))
+	}
+	m, err := New(prog, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, sp := range spans {
+		v, err := m.Validate(ctx, sp)
+		if err != nil || len(v) != 0 {
+			b.Fatalf("corpus span %s: %v %v", sp.ID, v, err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := m.Validate(ctx, spans[i%len(spans)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCanonicalContract(b *testing.B) {
+	spans := corpus(b, 1000)
+	prog, err := check.CanonicalContract()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := New(prog, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := m.Validate(ctx, spans[i%len(spans)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,405 @@
+package eval
+
+import (
+	"math"
+	"strings"
+
+	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/span"
+)
+
+// eval evaluates node n. A non-nil error is either st.fatal (the budget
+// or the context: stop) or a run-time error of the expression.
+func (st *state) eval(n int32) (value, error) {
+	if err := st.step(); err != nil {
+		return nullV, err
+	}
+	nd := &st.m.nodes[n]
+	switch nd.op {
+	case ir.OpConst, ir.OpEnv, ir.OpFeature:
+		return nd.v, nil
+	case ir.OpField:
+		return st.field(n, nd)
+	case ir.OpHas:
+		_, _, _, ok := st.lookup(nd.a)
+		return boolV(ok), nil
+	case ir.OpNot:
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		if x.k != kBool {
+			return nullV, st.errorf(n, "not needs a bool, got %s", st.what(nd.a, x))
+		}
+		return boolV(!x.b), nil
+	case ir.OpNeg:
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		switch x.k {
+		case kNum:
+			return value{k: kNum, n: -x.n}, nil
+		case kDur:
+			if x.i == math.MinInt64 {
+				return nullV, st.errorf(n, "duration overflow")
+			}
+			return value{k: kDur, i: -x.i}, nil
+		}
+		return nullV, st.errorf(n, "- needs a number or a duration, got %s", st.what(nd.a, x))
+	case ir.OpAnd, ir.OpOr:
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		if x.k != kBool {
+			return nullV, st.errorf(n, "%s needs bools, got %s", nd.op, st.what(nd.a, x))
+		}
+		if x.b == (nd.op == ir.OpOr) {
+			return x, nil
+		}
+		y, err := st.eval(nd.b)
+		if err != nil {
+			return nullV, err
+		}
+		if y.k != kBool {
+			return nullV, st.errorf(n, "%s needs bools, got %s", nd.op, st.what(nd.b, y))
+		}
+		return y, nil
+	case ir.OpSelect:
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		switch {
+		case x.k == kNull:
+			return nullV, nil
+		case x.k.isMap():
+			return x.get(nd.v.s), nil
+		}
+		return nullV, st.errorf(n, ".%s needs a map, got %s", nd.v.s, st.what(nd.a, x))
+	case ir.OpIndex:
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		i, err := st.eval(nd.b)
+		if err != nil {
+			return nullV, err
+		}
+		switch {
+		case x.k == kNull:
+			return nullV, nil
+		case x.k.isMap() && i.k == kStr:
+			return x.get(i.s), nil
+		case x.k.isList() && i.k == kNum:
+			if i.n != math.Trunc(i.n) {
+				return nullV, st.errorf(n, "list index %s is not an integer", describe(i))
+			}
+			if i.n < 0 || i.n > math.MaxInt32 {
+				return nullV, nil
+			}
+			return x.at(int(i.n)), nil
+		}
+		return nullV, st.errorf(n, "cannot index %s with %s", st.what(nd.a, x), st.what(nd.b, i))
+	case ir.OpCall:
+		return st.call(n, nd)
+	case ir.OpList:
+		comp := &composite{elems: make([]value, len(nd.args))}
+		for i, a := range nd.args {
+			v, err := st.eval(a)
+			if err != nil {
+				return nullV, err
+			}
+			comp.elems[i] = v
+		}
+		return value{k: kList, c: comp}, nil
+	case ir.OpMap:
+		keys := nd.v.c.elems
+		comp := &composite{keys: make([]string, len(keys)), elems: make([]value, len(nd.args))}
+		for i, a := range nd.args {
+			v, err := st.eval(a)
+			if err != nil {
+				return nullV, err
+			}
+			comp.keys[i] = keys[i].s
+			comp.elems[i] = v
+		}
+		return value{k: kMap, c: comp}, nil
+	}
+	if nd.op.IsBinary() {
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		y, err := st.eval(nd.b)
+		if err != nil {
+			return nullV, err
+		}
+		return st.binary(n, nd, x, y)
+	}
+	return nullV, st.errorf(n, "cannot evaluate %s", nd.op)
+}
+
+// what describes operand node n's value v for a message: a span field by
+// its path ("data.total (null)"), other values by themselves.
+func (st *state) what(n int32, v value) string {
+	nd := &st.m.nodes[n]
+	if nd.op == ir.OpField {
+		d := describe(v)
+		if v.k == kNull {
+			d = "null: missing"
+		}
+		return st.m.prog.Paths[nd.a].String() + " (" + d + ")"
+	}
+	return describe(v)
+}
+
+// field reads a span field path.
+func (st *state) field(n int32, nd *rnode) (value, error) {
+	raw, v, isV, ok := st.lookup(nd.a)
+	if isV {
+		return v, nil
+	}
+	if !ok {
+		p := &st.m.paths[nd.a]
+		if p.field == span.FieldEntityType && len(p.steps) == 0 {
+			return value{k: kStr, s: st.etype}, nil
+		}
+		return nullV, nil
+	}
+	v, ok = fromJSON(raw)
+	if !ok {
+		return nullV, st.errorf(n, "%s is not valid JSON", st.m.prog.Paths[nd.a].String())
+	}
+	if nd.typ == ir.TTime && v.k == kStr {
+		sec, ns, ok := ir.ParseRFC3339(v.s)
+		if !ok {
+			return nullV, st.errorf(n, "%s is not an RFC 3339 time: %s", st.m.prog.Paths[nd.a].String(), describe(v))
+		}
+		return value{k: kTime, i: sec, ns: ns}, nil
+	}
+	return v, nil
+}
+
+func (st *state) binary(n int32, nd *rnode, x, y value) (value, error) {
+	switch nd.op {
+	case ir.OpEq:
+		return boolV(equal(x, y)), nil
+	case ir.OpNe:
+		return boolV(!equal(x, y)), nil
+	case ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe:
+		c, ok := compare(x, y)
+		if !ok {
+			return nullV, st.errorf(n, "cannot compare %s %s %s", st.what(nd.a, x), nd.op, st.what(nd.b, y))
+		}
+		switch nd.op {
+		case ir.OpLt:
+			return boolV(c < 0), nil
+		case ir.OpLe:
+			return boolV(c <= 0), nil
+		case ir.OpGt:
+			return boolV(c > 0), nil
+		}
+		return boolV(c >= 0), nil
+	case ir.OpIn:
+		switch {
+		case y.k.isList():
+			found := false
+			y.each(func(e value) bool {
+				found = equal(x, e)
+				return !found
+			})
+			return boolV(found), nil
+		case y.k.isMap() && x.k == kStr:
+			if y.k == kMap {
+				return boolV(hasKey(y.c.keys, x.s)), nil
+			}
+			_, ok := member(y.s, x.s)
+			return boolV(ok), nil
+		case y.k == kStr && x.k == kStr:
+			return boolV(strings.Contains(y.s, x.s)), nil
+		}
+		return nullV, st.errorf(n, "cannot test %s in %s", st.what(nd.a, x), st.what(nd.b, y))
+	case ir.OpMatches:
+		if x.k != kStr || y.k != kStr {
+			return nullV, st.errorf(n, "matches needs strings, got %s matches %s", st.what(nd.a, x), st.what(nd.b, y))
+		}
+		if nd.glob.kind != globDynamic {
+			return boolV(nd.glob.match(x.s)), nil
+		}
+		return boolV(ir.MatchGlob(y.s, x.s)), nil
+	}
+	return st.arith(n, nd, x, y)
+}
+
+func hasKey(keys []string, k string) bool {
+	for _, x := range keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// arith evaluates + - * / %.
+func (st *state) arith(n int32, nd *rnode, x, y value) (value, error) {
+	op := nd.op
+	if x.k == kNum && y.k == kNum {
+		var r float64
+		switch op {
+		case ir.OpAdd:
+			r = x.n + y.n
+		case ir.OpSub:
+			r = x.n - y.n
+		case ir.OpMul:
+			r = x.n * y.n
+		case ir.OpDiv:
+			if y.n == 0 {
+				return nullV, st.errorf(n, "division by zero")
+			}
+			r = x.n / y.n
+		case ir.OpMod:
+			if y.n == 0 {
+				return nullV, st.errorf(n, "modulo by zero")
+			}
+			r = math.Mod(x.n, y.n)
+		}
+		if math.IsInf(r, 0) || math.IsNaN(r) {
+			return nullV, st.errorf(n, "number overflow")
+		}
+		return value{k: kNum, n: r}, nil
+	}
+	switch {
+	case op == ir.OpAdd && x.k == kDur && y.k == kDur:
+		if r, ok := addInt(x.i, y.i); ok {
+			return value{k: kDur, i: r}, nil
+		}
+		return nullV, st.errorf(n, "duration overflow")
+	case op == ir.OpSub && x.k == kDur && y.k == kDur:
+		if y.i != math.MinInt64 {
+			if r, ok := addInt(x.i, -y.i); ok {
+				return value{k: kDur, i: r}, nil
+			}
+		}
+		return nullV, st.errorf(n, "duration overflow")
+	case op == ir.OpAdd && x.k == kTime && y.k == kDur:
+		return addTime(x, y.i), nil
+	case op == ir.OpAdd && x.k == kDur && y.k == kTime:
+		return addTime(y, x.i), nil
+	case op == ir.OpSub && x.k == kTime && y.k == kDur:
+		if y.i == math.MinInt64 {
+			return nullV, st.errorf(n, "duration overflow")
+		}
+		return addTime(x, -y.i), nil
+	case op == ir.OpSub && x.k == kTime && y.k == kTime:
+		// Times from RFC 3339 lie within years 0000–9999: seconds fit,
+		// nanoseconds of the difference may not.
+		ds := x.i - y.i
+		dn := int64(x.ns) - int64(y.ns)
+		if ds > math.MaxInt64/int64(1e9)-1 || ds < math.MinInt64/int64(1e9)+1 {
+			return nullV, st.errorf(n, "duration overflow")
+		}
+		return value{k: kDur, i: ds*1e9 + dn}, nil
+	}
+	return nullV, st.errorf(n, "cannot compute %s %s %s", st.what(nd.a, x), op, st.what(nd.b, y))
+}
+
+func addInt(a, b int64) (int64, bool) {
+	r := a + b
+	if (b > 0 && r < a) || (b < 0 && r > a) {
+		return 0, false
+	}
+	return r, true
+}
+
+func addTime(t value, d int64) value {
+	sec := t.i + d/1e9
+	ns := int64(t.ns) + d%1e9
+	if ns < 0 {
+		ns += 1e9
+		sec--
+	} else if ns >= 1e9 {
+		ns -= 1e9
+		sec++
+	}
+	return value{k: kTime, i: sec, ns: int32(ns)}
+}
+
+// call evaluates a builtin.
+func (st *state) call(n int32, nd *rnode) (value, error) {
+	b := ir.Builtin(nd.a)
+	if b.Info().DataPlane {
+		return nullV, st.errorf(n, "%s is computed by the data plane and cannot be evaluated here", b)
+	}
+	var args [2]value
+	if len(nd.args) > len(args) {
+		return nullV, st.errorf(n, "%s: too many arguments", b)
+	}
+	for i, a := range nd.args {
+		v, err := st.eval(a)
+		if err != nil {
+			return nullV, err
+		}
+		args[i] = v
+	}
+	x, y := args[0], args[1]
+	str := func(i int, v value) error {
+		if v.k != kStr {
+			return st.errorf(n, "%s needs a string, got %s", b, st.what(nd.args[i], v))
+		}
+		return nil
+	}
+	switch b {
+	case ir.BuiltinLen:
+		l, ok := x.length()
+		if !ok {
+			return nullV, st.errorf(n, "len needs a string, list or map, got %s", st.what(nd.args[0], x))
+		}
+		return value{k: kNum, n: float64(l)}, nil
+	case ir.BuiltinLower, ir.BuiltinUpper:
+		if err := str(0, x); err != nil {
+			return nullV, err
+		}
+		if b == ir.BuiltinLower {
+			return value{k: kStr, s: strings.ToLower(x.s)}, nil
+		}
+		return value{k: kStr, s: strings.ToUpper(x.s)}, nil
+	case ir.BuiltinStartsWith, ir.BuiltinEndsWith:
+		if err := str(0, x); err != nil {
+			return nullV, err
+		}
+		if err := str(1, y); err != nil {
+			return nullV, err
+		}
+		if b == ir.BuiltinStartsWith {
+			return boolV(strings.HasPrefix(x.s, y.s)), nil
+		}
+		return boolV(strings.HasSuffix(x.s, y.s)), nil
+	case ir.BuiltinTime:
+		if x.k == kTime {
+			return x, nil
+		}
+		if err := str(0, x); err != nil {
+			return nullV, err
+		}
+		sec, ns, ok := ir.ParseRFC3339(x.s)
+		if !ok {
+			return nullV, st.errorf(n, "time: %s is not an RFC 3339 time", describe(x))
+		}
+		return value{k: kTime, i: sec, ns: ns}, nil
+	case ir.BuiltinDuration:
+		if x.k == kDur {
+			return x, nil
+		}
+		if err := str(0, x); err != nil {
+			return nullV, err
+		}
+		d, ok := ir.ParseDuration(x.s)
+		if !ok {
+			return nullV, st.errorf(n, "duration: %s is not a duration (such as 1h30m)", describe(x))
+		}
+		return value{k: kDur, i: d}, nil
+	}
+	return nullV, st.errorf(n, "cannot call %s", b)
+}
