@@ -24,7 +24,9 @@ type chunk struct {
 }
 
 func splitChunks(t *testing.T, data []byte) []chunk {
-	t.Helper()
+	if t != nil {
+		t.Helper()
+	}
 	var out []chunk
 	lines := strings.SplitAfter(string(data), "\n")
 	start := 0

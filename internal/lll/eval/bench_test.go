@@ -98,3 +98,31 @@ func BenchmarkCanonicalContract(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRules measures the rules of fiveRules one by one (and an
+// empty validator: the cost of a call), for a breakdown.
+func BenchmarkRules(b *testing.B) {
+	spans := corpus(b, 1000)
+	rules := []struct{ name, src string }{
+		{"Empty", `validator e { description: "x" }`},
+		{"DataObject", `validator d { require field "data" as "object" }`},
+		{"DataMember", `validator d { allow field "data.channel" as "string" }`},
+		{"GlobAndEq", `validator g { when did matches "*receipt*" and status == "confirmed" }`},
+		{"HasIn", `policy limits { departments: ["General", "Sales", "Support"] }
+validator k { when has(data.department) and not (data.department in policy.limits.departments) }`},
+		{"TimeCompare", `validator r { when span.when > time("2000-01-01T00:00:00Z") }`},
+		{"LenArray", `validator r { when len(confirmed_by) >= 1 }`},
+	}
+	for _, r := range rules {
+		b.Run(r.name, func(b *testing.B) {
+			m := machine(b, r.src, Config{})
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := m.Validate(ctx, spans[i%len(spans)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -561,3 +561,37 @@ router r { route "a" when data.a == data.b }
 		}
 	})
 }
+
+func TestConcurrentUse(t *testing.T) {
+	spans := corpus(t, 200)
+	m := machine(t, fiveRules+`validator e { emit "seen" with {who: who, tags: ["a", who], d: data} }`, Config{})
+	want := make([]Result, len(spans))
+	for i, sp := range spans {
+		r, err := m.Run(context.Background(), sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = r
+	}
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i, sp := range spans {
+				r, err := m.Run(context.Background(), sp)
+				if err == nil && !cmp.Equal(r, want[i]) {
+					err = fmt.Errorf("span %d: %+v, want %+v", i, r, want[i])
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -10,9 +10,15 @@ import (
 
 // eval evaluates node n. A non-nil error is either st.fatal (the budget
 // or the context: stop) or a run-time error of the expression.
+//
+// eval is the hot loop: it keeps a small stack frame by leaving every
+// less common operation and every error message to other functions.
 func (st *state) eval(n int32) (value, error) {
-	if err := st.step(); err != nil {
-		return nullV, err
+	st.steps++
+	if st.steps > st.limit || st.steps%cancelEvery == 0 {
+		if err := st.slowStep(); err != nil {
+			return nullV, err
+		}
 	}
 	nd := &st.m.nodes[n]
 	switch nd.op {
@@ -21,39 +27,15 @@ func (st *state) eval(n int32) (value, error) {
 	case ir.OpField:
 		return st.field(n, nd)
 	case ir.OpHas:
-		_, _, _, ok := st.lookup(nd.a)
+		_, _, ok := st.lookup(nd.a)
 		return boolV(ok), nil
-	case ir.OpNot:
-		x, err := st.eval(nd.a)
-		if err != nil {
-			return nullV, err
-		}
-		if x.k != kBool {
-			return nullV, st.errorf(n, "not needs a bool, got %s", st.what(nd.a, x))
-		}
-		return boolV(!x.b), nil
-	case ir.OpNeg:
-		x, err := st.eval(nd.a)
-		if err != nil {
-			return nullV, err
-		}
-		switch x.k {
-		case kNum:
-			return value{k: kNum, n: -x.n}, nil
-		case kDur:
-			if x.i == math.MinInt64 {
-				return nullV, st.errorf(n, "duration overflow")
-			}
-			return value{k: kDur, i: -x.i}, nil
-		}
-		return nullV, st.errorf(n, "- needs a number or a duration, got %s", st.what(nd.a, x))
 	case ir.OpAnd, ir.OpOr:
 		x, err := st.eval(nd.a)
 		if err != nil {
 			return nullV, err
 		}
 		if x.k != kBool {
-			return nullV, st.errorf(n, "%s needs bools, got %s", nd.op, st.what(nd.a, x))
+			return nullV, st.opError(n, nd.a, x)
 		}
 		if x.b == (nd.op == ir.OpOr) {
 			return x, nil
@@ -63,9 +45,67 @@ func (st *state) eval(n int32) (value, error) {
 			return nullV, err
 		}
 		if y.k != kBool {
-			return nullV, st.errorf(n, "%s needs bools, got %s", nd.op, st.what(nd.b, y))
+			return nullV, st.opError(n, nd.b, y)
 		}
 		return y, nil
+	case ir.OpNot:
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		if x.k != kBool {
+			return nullV, st.opError(n, nd.a, x)
+		}
+		return boolV(!x.b), nil
+	case ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe, ir.OpIn, ir.OpMatches,
+		ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMod:
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		y, err := st.eval(nd.b)
+		if err != nil {
+			return nullV, err
+		}
+		return st.binary(n, nd, x, y)
+	case ir.OpCall:
+		return st.call(n, nd)
+	}
+	return st.evalOther(n, nd)
+}
+
+// opError reports that operand a of node n has the wrong type.
+//
+//go:noinline
+func (st *state) opError(n, a int32, x value) error {
+	op := st.m.nodes[n].op
+	switch op {
+	case ir.OpNot:
+		return st.errorf(n, "not needs a bool, got %s", st.what(a, x))
+	case ir.OpAnd, ir.OpOr:
+		return st.errorf(n, "%s needs bools, got %s", op, st.what(a, x))
+	}
+	return st.errorf(n, "%s: wrong operand %s", op, st.what(a, x))
+}
+
+// evalOther evaluates the less common operations.
+func (st *state) evalOther(n int32, nd *rnode) (value, error) {
+	switch nd.op {
+	case ir.OpNeg:
+		x, err := st.eval(nd.a)
+		if err != nil {
+			return nullV, err
+		}
+		switch x.k {
+		case kNum:
+			return numV(-x.f()), nil
+		case kDur:
+			if x.i == math.MinInt64 {
+				return nullV, st.errorf(n, "duration overflow")
+			}
+			return value{k: kDur, i: -x.i}, nil
+		}
+		return nullV, st.errorf(n, "- needs a number or a duration, got %s", st.what(nd.a, x))
 	case ir.OpSelect:
 		x, err := st.eval(nd.a)
 		if err != nil {
@@ -93,17 +133,15 @@ func (st *state) eval(n int32) (value, error) {
 		case x.k.isMap() && i.k == kStr:
 			return x.get(i.s), nil
 		case x.k.isList() && i.k == kNum:
-			if i.n != math.Trunc(i.n) {
+			if i.f() != math.Trunc(i.f()) {
 				return nullV, st.errorf(n, "list index %s is not an integer", describe(i))
 			}
-			if i.n < 0 || i.n > math.MaxInt32 {
+			if i.f() < 0 || i.f() > math.MaxInt32 {
 				return nullV, nil
 			}
-			return x.at(int(i.n)), nil
+			return x.at(int(i.f())), nil
 		}
 		return nullV, st.errorf(n, "cannot index %s with %s", st.what(nd.a, x), st.what(nd.b, i))
-	case ir.OpCall:
-		return st.call(n, nd)
 	case ir.OpList:
 		comp := &composite{elems: make([]value, len(nd.args))}
 		for i, a := range nd.args {
@@ -127,17 +165,6 @@ func (st *state) eval(n int32) (value, error) {
 		}
 		return value{k: kMap, c: comp}, nil
 	}
-	if nd.op.IsBinary() {
-		x, err := st.eval(nd.a)
-		if err != nil {
-			return nullV, err
-		}
-		y, err := st.eval(nd.b)
-		if err != nil {
-			return nullV, err
-		}
-		return st.binary(n, nd, x, y)
-	}
 	return nullV, st.errorf(n, "cannot evaluate %s", nd.op)
 }
 
@@ -157,9 +184,9 @@ func (st *state) what(n int32, v value) string {
 
 // field reads a span field path.
 func (st *state) field(n int32, nd *rnode) (value, error) {
-	raw, v, isV, ok := st.lookup(nd.a)
-	if isV {
-		return v, nil
+	raw, f, ok := st.lookup(nd.a)
+	if f != fastNone {
+		return st.fastValue(f, raw), nil
 	}
 	if !ok {
 		p := &st.m.paths[nd.a]
@@ -168,7 +195,7 @@ func (st *state) field(n int32, nd *rnode) (value, error) {
 		}
 		return nullV, nil
 	}
-	v, ok = fromJSON(raw)
+	v, ok := fromJSON(raw)
 	if !ok {
 		return nullV, st.errorf(n, "%s is not valid JSON", st.m.prog.Paths[nd.a].String())
 	}
@@ -191,7 +218,7 @@ func (st *state) binary(n int32, nd *rnode, x, y value) (value, error) {
 	case ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe:
 		c, ok := compare(x, y)
 		if !ok {
-			return nullV, st.errorf(n, "cannot compare %s %s %s", st.what(nd.a, x), nd.op, st.what(nd.b, y))
+			return nullV, st.binError(n, "cannot compare", x, y)
 		}
 		switch nd.op {
 		case ir.OpLt:
@@ -203,27 +230,10 @@ func (st *state) binary(n int32, nd *rnode, x, y value) (value, error) {
 		}
 		return boolV(c >= 0), nil
 	case ir.OpIn:
-		switch {
-		case y.k.isList():
-			found := false
-			y.each(func(e value) bool {
-				found = equal(x, e)
-				return !found
-			})
-			return boolV(found), nil
-		case y.k.isMap() && x.k == kStr:
-			if y.k == kMap {
-				return boolV(hasKey(y.c.keys, x.s)), nil
-			}
-			_, ok := member(y.s, x.s)
-			return boolV(ok), nil
-		case y.k == kStr && x.k == kStr:
-			return boolV(strings.Contains(y.s, x.s)), nil
-		}
-		return nullV, st.errorf(n, "cannot test %s in %s", st.what(nd.a, x), st.what(nd.b, y))
+		return st.in(n, x, y)
 	case ir.OpMatches:
 		if x.k != kStr || y.k != kStr {
-			return nullV, st.errorf(n, "matches needs strings, got %s matches %s", st.what(nd.a, x), st.what(nd.b, y))
+			return nullV, st.binError(n, "matches needs strings, got", x, y)
 		}
 		if nd.glob.kind != globDynamic {
 			return boolV(nd.glob.match(x.s)), nil
@@ -231,6 +241,44 @@ func (st *state) binary(n int32, nd *rnode, x, y value) (value, error) {
 		return boolV(ir.MatchGlob(y.s, x.s)), nil
 	}
 	return st.arith(n, nd, x, y)
+}
+
+// binError reports a binary operation on operands of the wrong types.
+//
+//go:noinline
+func (st *state) binError(n int32, what string, x, y value) error {
+	nd := &st.m.nodes[n]
+	return st.errorf(n, "%s %s %s %s", what, st.what(nd.a, x), nd.op, st.what(nd.b, y))
+}
+
+// in evaluates x in y.
+func (st *state) in(n int32, x, y value) (value, error) {
+	switch {
+	case y.k == kList:
+		for _, e := range y.c.elems {
+			if equal(x, e) {
+				return trueV, nil
+			}
+		}
+		return falseV, nil
+	case y.k == kRawList:
+		found := false
+		y.each(func(e value) bool {
+			found = equal(x, e)
+			return !found
+		})
+		return boolV(found), nil
+	case y.k.isMap() && x.k == kStr:
+		if y.k == kMap {
+			return boolV(hasKey(y.c.keys, x.s)), nil
+		}
+		_, ok := member(y.s, x.s)
+		return boolV(ok), nil
+	case y.k == kStr && x.k == kStr:
+		return boolV(strings.Contains(y.s, x.s)), nil
+	}
+	nd := &st.m.nodes[n]
+	return nullV, st.errorf(n, "cannot test %s in %s", st.what(nd.a, x), st.what(nd.b, y))
 }
 
 func hasKey(keys []string, k string) bool {
@@ -249,26 +297,26 @@ func (st *state) arith(n int32, nd *rnode, x, y value) (value, error) {
 		var r float64
 		switch op {
 		case ir.OpAdd:
-			r = x.n + y.n
+			r = x.f() + y.f()
 		case ir.OpSub:
-			r = x.n - y.n
+			r = x.f() - y.f()
 		case ir.OpMul:
-			r = x.n * y.n
+			r = x.f() * y.f()
 		case ir.OpDiv:
-			if y.n == 0 {
+			if y.f() == 0 {
 				return nullV, st.errorf(n, "division by zero")
 			}
-			r = x.n / y.n
+			r = x.f() / y.f()
 		case ir.OpMod:
-			if y.n == 0 {
+			if y.f() == 0 {
 				return nullV, st.errorf(n, "modulo by zero")
 			}
-			r = math.Mod(x.n, y.n)
+			r = math.Mod(x.f(), y.f())
 		}
 		if math.IsInf(r, 0) || math.IsNaN(r) {
 			return nullV, st.errorf(n, "number overflow")
 		}
-		return value{k: kNum, n: r}, nil
+		return numV(r), nil
 	}
 	switch {
 	case op == ir.OpAdd && x.k == kDur && y.k == kDur:
@@ -356,7 +404,7 @@ func (st *state) call(n int32, nd *rnode) (value, error) {
 		if !ok {
 			return nullV, st.errorf(n, "len needs a string, list or map, got %s", st.what(nd.args[0], x))
 		}
-		return value{k: kNum, n: float64(l)}, nil
+		return numV(float64(l)), nil
 	case ir.BuiltinLower, ir.BuiltinUpper:
 		if err := str(0, x); err != nil {
 			return nullV, err

@@ -319,16 +319,21 @@ func (st *state) poll() error {
 // step charges one step.
 func (st *state) step() error {
 	st.steps++
+	if st.steps > st.limit || st.steps%cancelEvery == 0 {
+		return st.slowStep()
+	}
+	return nil
+}
+
+// slowStep checks the budget and, every cancelEvery steps, the context.
+func (st *state) slowStep() error {
 	if st.steps > st.limit {
 		if st.fatal == nil {
 			st.fatal = fmt.Errorf("%w after %d steps", ErrStepBudget, st.limit)
 		}
 		return st.fatal
 	}
-	if st.steps%cancelEvery == 0 {
-		return st.poll()
-	}
-	return nil
+	return st.poll()
 }
 
 // bytesString views b as a string without copying; b must not change
@@ -372,40 +377,50 @@ func (st *state) raw(i int32) (string, bool) {
 	return raw, ok
 }
 
-// fast returns a top-level field of a decoded span without JSON, when
-// the span's decoded fields tell.
-func (st *state) fast(f fastField) (value, bool) {
+// fast reads a top-level field of a decoded span without JSON, when the
+// span's decoded fields tell: its string (empty for when, a time), and
+// whether they tell.
+func (st *state) fast(f fastField) (string, bool) {
 	sp := st.sp
 	switch f {
 	case fastID:
-		return value{k: kStr, s: sp.ID}, true
+		return sp.ID, true
 	case fastTenant:
-		return value{k: kStr, s: sp.Tenant}, true
+		return sp.Tenant, true
 	case fastWho:
-		return value{k: kStr, s: sp.Who}, true
+		return sp.Who, true
 	case fastThis:
-		return value{k: kStr, s: sp.This}, true
+		return sp.This, true
 	case fastWhen:
-		return value{k: kTime, i: sp.When.Unix(), ns: int32(sp.When.Nanosecond())}, true
+		return "", true
 	case fastDid:
-		return value{k: kStr, s: sp.Did}, sp.Did != ""
+		return sp.Did, sp.Did != ""
 	case fastStatus:
-		return value{k: kStr, s: sp.Status}, sp.Status != ""
+		return sp.Status, sp.Status != ""
 	case fastTraceID:
-		return value{k: kStr, s: sp.TraceID}, sp.TraceID != ""
+		return sp.TraceID, sp.TraceID != ""
 	}
-	return nullV, false
+	return "", false
 }
 
-// lookup reads path i: either a decoded value (isV) or JSON text.
-func (st *state) lookup(i int32) (raw string, v value, isV, ok bool) {
-	if f := st.m.paths[i].fast; f != fastNone && st.sp != nil {
-		if v, ok := st.fast(f); ok {
-			return "", v, true, true
+// fastValue is the value of a field fast read.
+func (st *state) fastValue(f fastField, s string) value {
+	if f == fastWhen {
+		return value{k: kTime, i: st.sp.When.Unix(), ns: int32(st.sp.When.Nanosecond())}
+	}
+	return value{k: kStr, s: s}
+}
+
+// lookup reads path i: the JSON text, or (fast != fastNone) the string
+// a decoded span holds.
+func (st *state) lookup(i int32) (raw string, f fastField, ok bool) {
+	if f = st.m.paths[i].fast; f != fastNone && st.sp != nil {
+		if s, ok := st.fast(f); ok {
+			return s, f, true
 		}
 	}
 	raw, ok = st.raw(i)
-	return raw, nullV, false, ok
+	return raw, fastNone, ok
 }
 
 func matchInput(input []string, etype string) bool {

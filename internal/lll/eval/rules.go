@@ -9,7 +9,7 @@ import (
 
 // fieldRule checks a require/allow field rule; msg says why it fails.
 func (st *state) fieldRule(r *ir.FieldRule) (msg string, ok bool) {
-	raw, v, isV, present := st.lookup(r.Path)
+	raw, f, present := st.lookup(r.Path)
 	if !present {
 		if r.Required {
 			return "required field " + strconv.Quote(st.m.prog.Paths[r.Path].String()) + " is missing", false
@@ -19,12 +19,14 @@ func (st *state) fieldRule(r *ir.FieldRule) (msg string, ok bool) {
 	if r.Type == ir.FieldAny {
 		return "", true
 	}
-	if isV {
+	var v value
+	if f != fastNone {
 		// A decoded span's string fields; its when is a valid time.
-		if r.Type == ir.FieldString || r.Type == ir.FieldRFC3339 && v.k == kTime {
+		if r.Type == ir.FieldString || r.Type == ir.FieldRFC3339 && f == fastWhen {
 			return "", true
 		}
-		if r.Type == ir.FieldRFC3339 {
+		v = st.fastValue(f, raw)
+		if r.Type == ir.FieldRFC3339 && v.k == kStr {
 			if _, _, ok := ir.ParseRFC3339(v.s); ok {
 				return "", true
 			}

@@ -35,15 +35,23 @@ func (k kind) isList() bool { return k == kList || k == kRawList }
 func (k kind) isMap() bool  { return k == kMap || k == kRawMap }
 
 // value is a run-time value. Span data stays JSON text until used.
+//
+// It is five words, so that a value and an error are returned in
+// registers: a number's float64 is kept as its bits in i.
 type value struct {
 	k  kind
 	b  bool
-	ns int32   // kTime
-	n  float64 // kNum, kPct
-	i  int64   // kDur: nanoseconds; kTime: Unix seconds
-	s  string  // kStr; kRawList, kRawMap: JSON text
+	ns int32  // kTime
+	i  int64  // kNum, kPct: math.Float64bits; kDur: nanoseconds; kTime: Unix seconds
+	s  string // kStr; kRawList, kRawMap: JSON text
 	c  *composite
 }
+
+func numV(f float64) value { return value{k: kNum, i: int64(math.Float64bits(f))} }
+func pctV(f float64) value { return value{k: kPct, i: int64(math.Float64bits(f))} }
+
+// f is the float64 of a number or percentile.
+func (v value) f() float64 { return math.Float64frombits(uint64(v.i)) }
 
 type composite struct {
 	keys  []string // kMap, sorted
@@ -69,9 +77,9 @@ func fromConst(c ir.Value) value {
 	case ir.TBool:
 		return boolV(c.Bool)
 	case ir.TNumber:
-		return value{k: kNum, n: c.Num}
+		return numV(c.Num)
 	case ir.TPercentile:
-		return value{k: kPct, n: c.Num}
+		return pctV(c.Num)
 	case ir.TString:
 		return value{k: kStr, s: c.Str}
 	case ir.TDuration:
@@ -121,7 +129,7 @@ func fromJSON(raw string) (value, bool) {
 		if err != nil || math.IsInf(f, 0) {
 			return nullV, false
 		}
-		return value{k: kNum, n: f}, true
+		return numV(f), true
 	}
 	return nullV, false
 }
@@ -237,7 +245,7 @@ func equal(x, y value) bool {
 	case kBool:
 		return x.b == y.b
 	case kNum, kPct:
-		return x.n == y.n
+		return x.f() == y.f()
 	case kStr:
 		return x.s == y.s
 	case kDur:
@@ -313,9 +321,9 @@ func compare(x, y value) (int, bool) {
 	switch x.k {
 	case kNum, kPct:
 		switch {
-		case x.n < y.n:
+		case x.f() < y.f():
 			return -1, true
-		case x.n > y.n:
+		case x.f() > y.f():
 			return 1, true
 		}
 		return 0, true
@@ -351,9 +359,9 @@ func describe(v value) string {
 	case kBool:
 		return strconv.FormatBool(v.b)
 	case kNum:
-		return ir.FormatNumber(v.n)
+		return ir.FormatNumber(v.f())
 	case kPct:
-		return "p" + ir.FormatNumber(v.n)
+		return "p" + ir.FormatNumber(v.f())
 	case kStr:
 		s := v.s
 		if len(s) > 40 {
@@ -381,7 +389,7 @@ func appendJSON(dst []byte, v value) []byte {
 	case kBool:
 		return strconv.AppendBool(dst, v.b)
 	case kNum:
-		return strconv.AppendFloat(dst, v.n, 'g', -1, 64)
+		return strconv.AppendFloat(dst, v.f(), 'g', -1, 64)
 	case kStr:
 		return appendJSONString(dst, v.s)
 	case kDur:
@@ -389,7 +397,7 @@ func appendJSON(dst []byte, v value) []byte {
 	case kTime:
 		return appendJSONString(dst, ir.FormatTime(v.i, v.ns))
 	case kPct:
-		return appendJSONString(dst, "p"+ir.FormatNumber(v.n))
+		return appendJSONString(dst, "p"+ir.FormatNumber(v.f()))
 	case kRawList, kRawMap:
 		return append(dst, v.s...)
 	case kList:
