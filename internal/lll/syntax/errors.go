@@ -101,9 +101,16 @@ func (l ErrorList) Err() error {
 
 // PrintErrors writes err for a person: for each Error of an ErrorList
 // (or a single *Error), "file:line:col: message", then the source line
-// and a caret under the column. src is the source the errors are about
-// (nil prints the messages alone). Any other error prints as itself.
+// and a caret under the column. src is the one source the errors are
+// about (nil prints the messages alone); for errors in several files use
+// PrintErrorsFiles. Any other error prints as itself.
 func PrintErrors(w io.Writer, err error, src []byte) {
+	PrintErrorsFiles(w, err, func(string) []byte { return src })
+}
+
+// PrintErrorsFiles is PrintErrors for errors in several files: source
+// returns the text of the file an error names (nil when unknown).
+func PrintErrorsFiles(w io.Writer, err error, source func(file string) []byte) {
 	var list ErrorList
 	var one *Error
 	switch {
@@ -118,7 +125,7 @@ func PrintErrors(w io.Writer, err error, src []byte) {
 	}
 	for _, e := range list {
 		fmt.Fprintln(w, e)
-		if line, caret, ok := sourceLine(src, e.Pos); ok {
+		if line, caret, ok := sourceLine(source(e.File), e.Pos); ok {
 			fmt.Fprintf(w, "\t%s\n\t%s^\n", line, caret)
 		}
 	}

@@ -148,3 +148,26 @@ func TestKeywordsMatchDocs(t *testing.T) {
 		t.Errorf("keywords:\ngot  %s\nwant %s", got, want)
 	}
 }
+
+func TestPrintErrorsFiles(t *testing.T) {
+	srcs := map[string][]byte{
+		"a.lll": []byte("policy a {\n  x 1\n}\n"),
+		"b.lll": []byte("policy b {\n  y: 1 2\n}\n"),
+	}
+	var list ErrorList
+	for _, name := range []string{"a.lll", "b.lll"} {
+		_, err := Parse(name, srcs[name])
+		var l ErrorList
+		if !errors.As(err, &l) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		list = append(list, l...)
+	}
+	var b strings.Builder
+	PrintErrorsFiles(&b, list, func(f string) []byte { return srcs[f] })
+	want := "a.lll:2:5: expected ':' after entry key \"x\", found number 1\n\t  x 1\n\t    ^\n" +
+		"b.lll:2:8: unexpected number 2 after entry \"y\" (expected an operator, the next item or '}')\n\t  y: 1 2\n\t       ^\n"
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}

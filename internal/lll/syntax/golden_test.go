@@ -200,7 +200,7 @@ func shape(f *File) string {
 func commentTexts(f *File) string {
 	var texts []string
 	for _, c := range f.Comments {
-		texts = append(texts, strings.TrimRight(c.Text, " \t"))
+		texts = append(texts, commentText(c))
 	}
 	return strings.Join(texts, "\n")
 }

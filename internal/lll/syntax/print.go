@@ -92,7 +92,7 @@ func (p *printer) trailing(line, from, to int) int {
 	return -1
 }
 
-func commentText(c *Comment) string { return strings.TrimRight(c.Text, " \t") }
+func commentText(c *Comment) string { return strings.TrimRight(c.Text, " \t\r") }
 
 // ownLine prints comment i on a line of its own at depth, after a blank
 // line if the source had one (and blankOK).

@@ -397,7 +397,7 @@ func (s *scanner) scanString(t *token) {
 			break
 		}
 		if c == '\\' {
-			s.scanEscape(&b, t)
+			s.scanEscape(&b)
 			continue
 		}
 		if c < 0x20 || c == 0x7f {
@@ -422,7 +422,7 @@ func (s *scanner) scanString(t *token) {
 }
 
 // scanEscape reads one escape sequence at s.off (a backslash).
-func (s *scanner) scanEscape(b *strings.Builder, t *token) {
+func (s *scanner) scanEscape(b *strings.Builder) {
 	at := s.off
 	s.off++
 	if s.off >= len(s.src) {
