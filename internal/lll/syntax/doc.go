@@ -8,6 +8,11 @@
 // comments. PrintErrors shows errors as "file:line:col: message" with
 // the source line and a caret under the column.
 //
+// Two readings beyond the EBNF of docs/lll.md: the keyword policy is
+// also a name at the start of an expression (policy.quality_meter.min_score
+// parses as a Selector on the Ident "policy"), and the name after '.'
+// may be any keyword (span.when).
+//
 // Recovery: an error inside an item abandons that item (it is left out
 // of the tree) and parsing resumes at the next token, first on its line,
 // that starts an item (a statement keyword or `key:`), or at the '}'
