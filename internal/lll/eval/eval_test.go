@@ -121,10 +121,10 @@ func evalExpr(t *testing.T, expr, data string, cfg Config) string {
 	if err != nil {
 		return "error: " + err.Error()
 	}
-	v := w.get("v")
-	switch v.k {
+	v := st.get(w, "v")
+	switch v.k() {
 	case kList, kRawList, kMap, kRawMap:
-		return string(appendJSON(nil, v))
+		return string(st.appendJSON(nil, v))
 	}
 	return describe(v)
 }

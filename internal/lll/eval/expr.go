@@ -15,7 +15,7 @@ import (
 // less common operation and every error message to other functions.
 func (st *state) eval(n int32) (value, error) {
 	st.steps++
-	if st.steps > st.limit || st.steps%cancelEvery == 0 {
+	if st.steps >= st.check {
 		if err := st.slowStep(); err != nil {
 			return nullV, err
 		}
@@ -34,17 +34,17 @@ func (st *state) eval(n int32) (value, error) {
 		if err != nil {
 			return nullV, err
 		}
-		if x.k != kBool {
+		if x.k() != kBool {
 			return nullV, st.opError(n, nd.a, x)
 		}
-		if x.b == (nd.op == ir.OpOr) {
+		if x.b() == (nd.op == ir.OpOr) {
 			return x, nil
 		}
 		y, err := st.eval(nd.b)
 		if err != nil {
 			return nullV, err
 		}
-		if y.k != kBool {
+		if y.k() != kBool {
 			return nullV, st.opError(n, nd.b, y)
 		}
 		return y, nil
@@ -53,18 +53,23 @@ func (st *state) eval(n int32) (value, error) {
 		if err != nil {
 			return nullV, err
 		}
-		if x.k != kBool {
+		if x.k() != kBool {
 			return nullV, st.opError(n, nd.a, x)
 		}
-		return boolV(!x.b), nil
+		return boolV(!x.b()), nil
 	case ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe, ir.OpIn, ir.OpMatches,
 		ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMod:
 		x, err := st.eval(nd.a)
 		if err != nil {
 			return nullV, err
 		}
-		y, err := st.eval(nd.b)
-		if err != nil {
+		var y value
+		if b := &st.m.nodes[nd.b]; b.op == ir.OpConst {
+			// A constant operand, the common case, costs its step
+			// without a call (the next call checks the budget).
+			st.steps++
+			y = b.v
+		} else if y, err = st.eval(nd.b); err != nil {
 			return nullV, err
 		}
 		return st.binary(n, nd, x, y)
@@ -96,14 +101,14 @@ func (st *state) evalOther(n int32, nd *rnode) (value, error) {
 		if err != nil {
 			return nullV, err
 		}
-		switch x.k {
+		switch x.k() {
 		case kNum:
 			return numV(-x.f()), nil
 		case kDur:
 			if x.i == math.MinInt64 {
 				return nullV, st.errorf(n, "duration overflow")
 			}
-			return value{k: kDur, i: -x.i}, nil
+			return durV(-x.i), nil
 		}
 		return nullV, st.errorf(n, "- needs a number or a duration, got %s", st.what(nd.a, x))
 	case ir.OpSelect:
@@ -112,10 +117,10 @@ func (st *state) evalOther(n int32, nd *rnode) (value, error) {
 			return nullV, err
 		}
 		switch {
-		case x.k == kNull:
+		case x.k() == kNull:
 			return nullV, nil
-		case x.k.isMap():
-			return x.get(nd.v.s), nil
+		case x.k().isMap():
+			return st.get(x, nd.v.s), nil
 		}
 		return nullV, st.errorf(n, ".%s needs a map, got %s", nd.v.s, st.what(nd.a, x))
 	case ir.OpIndex:
@@ -128,18 +133,18 @@ func (st *state) evalOther(n int32, nd *rnode) (value, error) {
 			return nullV, err
 		}
 		switch {
-		case x.k == kNull:
+		case x.k() == kNull:
 			return nullV, nil
-		case x.k.isMap() && i.k == kStr:
-			return x.get(i.s), nil
-		case x.k.isList() && i.k == kNum:
+		case x.k().isMap() && i.k() == kStr:
+			return st.get(x, i.s), nil
+		case x.k().isList() && i.k() == kNum:
 			if i.f() != math.Trunc(i.f()) {
 				return nullV, st.errorf(n, "list index %s is not an integer", describe(i))
 			}
 			if i.f() < 0 || i.f() > math.MaxInt32 {
 				return nullV, nil
 			}
-			return x.at(int(i.f())), nil
+			return st.at(x, int(i.f())), nil
 		}
 		return nullV, st.errorf(n, "cannot index %s with %s", st.what(nd.a, x), st.what(nd.b, i))
 	case ir.OpList:
@@ -151,9 +156,9 @@ func (st *state) evalOther(n int32, nd *rnode) (value, error) {
 			}
 			comp.elems[i] = v
 		}
-		return value{k: kList, c: comp}, nil
+		return st.comps.add(kList, comp), nil
 	case ir.OpMap:
-		keys := nd.v.c.elems
+		keys := st.comps.get(nd.v).elems
 		comp := &composite{keys: make([]string, len(keys)), elems: make([]value, len(nd.args))}
 		for i, a := range nd.args {
 			v, err := st.eval(a)
@@ -163,7 +168,7 @@ func (st *state) evalOther(n int32, nd *rnode) (value, error) {
 			comp.keys[i] = keys[i].s
 			comp.elems[i] = v
 		}
-		return value{k: kMap, c: comp}, nil
+		return st.comps.add(kMap, comp), nil
 	}
 	return nullV, st.errorf(n, "cannot evaluate %s", nd.op)
 }
@@ -174,7 +179,7 @@ func (st *state) what(n int32, v value) string {
 	nd := &st.m.nodes[n]
 	if nd.op == ir.OpField {
 		d := describe(v)
-		if v.k == kNull {
+		if v.k() == kNull {
 			d = "null: missing"
 		}
 		return st.m.prog.Paths[nd.a].String() + " (" + d + ")"
@@ -191,7 +196,7 @@ func (st *state) field(n int32, nd *rnode) (value, error) {
 	if !ok {
 		p := &st.m.paths[nd.a]
 		if p.field == span.FieldEntityType && len(p.steps) == 0 {
-			return value{k: kStr, s: st.etype}, nil
+			return strV(st.etype), nil
 		}
 		return nullV, nil
 	}
@@ -199,12 +204,12 @@ func (st *state) field(n int32, nd *rnode) (value, error) {
 	if !ok {
 		return nullV, st.errorf(n, "%s is not valid JSON", st.m.prog.Paths[nd.a].String())
 	}
-	if nd.typ == ir.TTime && v.k == kStr {
+	if nd.typ == ir.TTime && v.k() == kStr {
 		sec, ns, ok := ir.ParseRFC3339(v.s)
 		if !ok {
 			return nullV, st.errorf(n, "%s is not an RFC 3339 time: %s", st.m.prog.Paths[nd.a].String(), describe(v))
 		}
-		return value{k: kTime, i: sec, ns: ns}, nil
+		return timeV(sec, ns), nil
 	}
 	return v, nil
 }
@@ -212,9 +217,9 @@ func (st *state) field(n int32, nd *rnode) (value, error) {
 func (st *state) binary(n int32, nd *rnode, x, y value) (value, error) {
 	switch nd.op {
 	case ir.OpEq:
-		return boolV(equal(x, y)), nil
+		return boolV(st.equal(x, y)), nil
 	case ir.OpNe:
-		return boolV(!equal(x, y)), nil
+		return boolV(!st.equal(x, y)), nil
 	case ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe:
 		c, ok := compare(x, y)
 		if !ok {
@@ -232,7 +237,7 @@ func (st *state) binary(n int32, nd *rnode, x, y value) (value, error) {
 	case ir.OpIn:
 		return st.in(n, x, y)
 	case ir.OpMatches:
-		if x.k != kStr || y.k != kStr {
+		if x.k() != kStr || y.k() != kStr {
 			return nullV, st.binError(n, "matches needs strings, got", x, y)
 		}
 		if nd.glob.kind != globDynamic {
@@ -253,28 +258,29 @@ func (st *state) binError(n int32, what string, x, y value) error {
 
 // in evaluates x in y.
 func (st *state) in(n int32, x, y value) (value, error) {
-	switch {
-	case y.k == kList:
-		for _, e := range y.c.elems {
-			if equal(x, e) {
+	switch yk := y.k(); {
+	case yk == kList:
+		for _, e := range st.comps.get(y).elems {
+			if st.equal(x, e) {
 				return trueV, nil
 			}
 		}
 		return falseV, nil
-	case y.k == kRawList:
-		found := false
-		y.each(func(e value) bool {
-			found = equal(x, e)
-			return !found
-		})
-		return boolV(found), nil
-	case y.k.isMap() && x.k == kStr:
-		if y.k == kMap {
-			return boolV(hasKey(y.c.keys, x.s)), nil
+	case yk == kRawList:
+		it, _ := newIter(y.s)
+		for it.next() {
+			e, _ := fromJSON(it.val)
+			if st.equal(x, e) {
+				return trueV, nil
+			}
 		}
+		return falseV, nil
+	case yk == kMap && x.k() == kStr:
+		return boolV(hasKey(st.comps.get(y).keys, x.s)), nil
+	case yk == kRawMap && x.k() == kStr:
 		_, ok := member(y.s, x.s)
 		return boolV(ok), nil
-	case y.k == kStr && x.k == kStr:
+	case yk == kStr && x.k() == kStr:
 		return boolV(strings.Contains(y.s, x.s)), nil
 	}
 	nd := &st.m.nodes[n]
@@ -293,7 +299,7 @@ func hasKey(keys []string, k string) bool {
 // arith evaluates + - * / %.
 func (st *state) arith(n int32, nd *rnode, x, y value) (value, error) {
 	op := nd.op
-	if x.k == kNum && y.k == kNum {
+	if x.k() == kNum && y.k() == kNum {
 		var r float64
 		switch op {
 		case ir.OpAdd:
@@ -319,36 +325,36 @@ func (st *state) arith(n int32, nd *rnode, x, y value) (value, error) {
 		return numV(r), nil
 	}
 	switch {
-	case op == ir.OpAdd && x.k == kDur && y.k == kDur:
+	case op == ir.OpAdd && x.k() == kDur && y.k() == kDur:
 		if r, ok := addInt(x.i, y.i); ok {
-			return value{k: kDur, i: r}, nil
+			return durV(r), nil
 		}
 		return nullV, st.errorf(n, "duration overflow")
-	case op == ir.OpSub && x.k == kDur && y.k == kDur:
+	case op == ir.OpSub && x.k() == kDur && y.k() == kDur:
 		if y.i != math.MinInt64 {
 			if r, ok := addInt(x.i, -y.i); ok {
-				return value{k: kDur, i: r}, nil
+				return durV(r), nil
 			}
 		}
 		return nullV, st.errorf(n, "duration overflow")
-	case op == ir.OpAdd && x.k == kTime && y.k == kDur:
+	case op == ir.OpAdd && x.k() == kTime && y.k() == kDur:
 		return addTime(x, y.i), nil
-	case op == ir.OpAdd && x.k == kDur && y.k == kTime:
+	case op == ir.OpAdd && x.k() == kDur && y.k() == kTime:
 		return addTime(y, x.i), nil
-	case op == ir.OpSub && x.k == kTime && y.k == kDur:
+	case op == ir.OpSub && x.k() == kTime && y.k() == kDur:
 		if y.i == math.MinInt64 {
 			return nullV, st.errorf(n, "duration overflow")
 		}
 		return addTime(x, -y.i), nil
-	case op == ir.OpSub && x.k == kTime && y.k == kTime:
+	case op == ir.OpSub && x.k() == kTime && y.k() == kTime:
 		// Times from RFC 3339 lie within years 0000–9999: seconds fit,
 		// nanoseconds of the difference may not.
 		ds := x.i - y.i
-		dn := int64(x.ns) - int64(y.ns)
+		dn := int64(x.ns()) - int64(y.ns())
 		if ds > math.MaxInt64/int64(1e9)-1 || ds < math.MinInt64/int64(1e9)+1 {
 			return nullV, st.errorf(n, "duration overflow")
 		}
-		return value{k: kDur, i: ds*1e9 + dn}, nil
+		return durV(ds*1e9 + dn), nil
 	}
 	return nullV, st.errorf(n, "cannot compute %s %s %s", st.what(nd.a, x), op, st.what(nd.b, y))
 }
@@ -363,7 +369,7 @@ func addInt(a, b int64) (int64, bool) {
 
 func addTime(t value, d int64) value {
 	sec := t.i + d/1e9
-	ns := int64(t.ns) + d%1e9
+	ns := int64(t.ns()) + d%1e9
 	if ns < 0 {
 		ns += 1e9
 		sec--
@@ -371,7 +377,7 @@ func addTime(t value, d int64) value {
 		ns -= 1e9
 		sec++
 	}
-	return value{k: kTime, i: sec, ns: int32(ns)}
+	return timeV(sec, int32(ns))
 }
 
 // call evaluates a builtin.
@@ -393,14 +399,14 @@ func (st *state) call(n int32, nd *rnode) (value, error) {
 	}
 	x, y := args[0], args[1]
 	str := func(i int, v value) error {
-		if v.k != kStr {
+		if v.k() != kStr {
 			return st.errorf(n, "%s needs a string, got %s", b, st.what(nd.args[i], v))
 		}
 		return nil
 	}
 	switch b {
 	case ir.BuiltinLen:
-		l, ok := x.length()
+		l, ok := st.length(x)
 		if !ok {
 			return nullV, st.errorf(n, "len needs a string, list or map, got %s", st.what(nd.args[0], x))
 		}
@@ -410,9 +416,9 @@ func (st *state) call(n int32, nd *rnode) (value, error) {
 			return nullV, err
 		}
 		if b == ir.BuiltinLower {
-			return value{k: kStr, s: strings.ToLower(x.s)}, nil
+			return strV(strings.ToLower(x.s)), nil
 		}
-		return value{k: kStr, s: strings.ToUpper(x.s)}, nil
+		return strV(strings.ToUpper(x.s)), nil
 	case ir.BuiltinStartsWith, ir.BuiltinEndsWith:
 		if err := str(0, x); err != nil {
 			return nullV, err
@@ -425,7 +431,7 @@ func (st *state) call(n int32, nd *rnode) (value, error) {
 		}
 		return boolV(strings.HasSuffix(x.s, y.s)), nil
 	case ir.BuiltinTime:
-		if x.k == kTime {
+		if x.k() == kTime {
 			return x, nil
 		}
 		if err := str(0, x); err != nil {
@@ -435,9 +441,9 @@ func (st *state) call(n int32, nd *rnode) (value, error) {
 		if !ok {
 			return nullV, st.errorf(n, "time: %s is not an RFC 3339 time", describe(x))
 		}
-		return value{k: kTime, i: sec, ns: ns}, nil
+		return timeV(sec, ns), nil
 	case ir.BuiltinDuration:
-		if x.k == kDur {
+		if x.k() == kDur {
 			return x, nil
 		}
 		if err := str(0, x); err != nil {
@@ -447,7 +453,7 @@ func (st *state) call(n int32, nd *rnode) (value, error) {
 		if !ok {
 			return nullV, st.errorf(n, "duration: %s is not a duration (such as 1h30m)", describe(x))
 		}
-		return value{k: kDur, i: d}, nil
+		return durV(d), nil
 	}
 	return nullV, st.errorf(n, "cannot call %s", b)
 }

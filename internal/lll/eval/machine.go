@@ -6,7 +6,7 @@
 // in map order; the same program, configuration and span always give the
 // same result), bounded (every call has a step budget: one step per
 // expression node and per field rule) and cancellable (the context is
-// polled when a call starts and every 256 steps, so a cancelled context
+// polled when a call starts and about every 256 steps, so a cancelled context
 // stops a long evaluation within a bounded number of steps). Running out
 // of steps or being cancelled is an error of the call (ErrStepBudget,
 // the context's error), never a verdict.
@@ -62,14 +62,18 @@ type Config struct {
 }
 
 // Fields is what evaluation reads of a span: the canonical JSON of a
-// top-level member and whether the span has it. *span.Span implements
-// it; RawSpan reads a JSON object. The bytes returned must not change
-// afterwards.
+// top-level member and whether the span has it. *span.Span and
+// *span.Entry implement it (and are read faster: their decoded fields
+// need no JSON); RawSpan reads a JSON object. The bytes returned must not
+// change afterwards.
 type Fields interface {
 	Field(name string) ([]byte, bool)
 }
 
-var _ Fields = (*span.Span)(nil)
+var (
+	_ Fields = (*span.Span)(nil)
+	_ Fields = (*span.Entry)(nil)
+)
 
 // RawSpan is a span as a JSON object, not validated (for offline runs and
 // tests). Its Field finds the top-level member named name.
@@ -122,6 +126,7 @@ type Machine struct {
 	prog   *ir.Program
 	nodes  []rnode
 	paths  []rpath
+	comps  []*composite // the lists and maps of constants; read-only
 	budget int64
 }
 
@@ -229,7 +234,7 @@ func New(prog *ir.Program, cfg Config) (*Machine, error) {
 	}
 	consts := make([]value, len(prog.Consts))
 	for i, c := range prog.Consts {
-		consts[i] = fromConst(c)
+		consts[i] = m.fromConst(c)
 	}
 	m.nodes = make([]rnode, len(prog.Nodes))
 	for i, n := range prog.Nodes {
@@ -239,7 +244,7 @@ func New(prog *ir.Program, cfg Config) (*Machine, error) {
 			r.v = consts[n.A]
 		case ir.OpEnv:
 			if s, ok := cfg.Env[prog.Consts[n.A].Str]; ok {
-				r.v = value{k: kStr, s: s}
+				r.v = strV(s)
 			}
 		case ir.OpFeature:
 			switch ir.Feature(n.A) {
@@ -281,14 +286,24 @@ type state struct {
 	ctx   context.Context
 	steps int64
 	limit int64
+	check int64 // the next step count at which slowStep runs
+	poll_ int64 // the next step count at which the context is polled
 	fatal error // ErrStepBudget or the context's error: stops the call
 	etype string
+	comps comps // composites values refer to
 	slots [maxSlots]slot
 }
 
 func (m *Machine) begin(st *state, ctx context.Context, src Fields) error {
 	st.m, st.src, st.ctx, st.done, st.limit = m, src, ctx, ctx.Done(), m.budget
-	if sp, ok := src.(*span.Span); ok {
+	st.comps.machine = m.comps
+	st.poll_ = cancelEvery
+	st.check = min(st.limit+1, st.poll_)
+	sp, ok := src.(*span.Span)
+	if e, isEntry := src.(*span.Entry); isEntry {
+		sp, ok = &e.Span, true
+	}
+	if ok {
 		st.sp = sp
 		st.etype = sp.EntityType
 		if st.etype == "" {
@@ -319,7 +334,7 @@ func (st *state) poll() error {
 // step charges one step.
 func (st *state) step() error {
 	st.steps++
-	if st.steps > st.limit || st.steps%cancelEvery == 0 {
+	if st.steps >= st.check {
 		return st.slowStep()
 	}
 	return nil
@@ -333,7 +348,14 @@ func (st *state) slowStep() error {
 		}
 		return st.fatal
 	}
-	return st.poll()
+	if st.steps >= st.poll_ {
+		st.poll_ = st.steps + cancelEvery
+		if err := st.poll(); err != nil {
+			return err
+		}
+	}
+	st.check = min(st.limit+1, st.poll_)
+	return nil
 }
 
 // bytesString views b as a string without copying; b must not change
@@ -406,9 +428,9 @@ func (st *state) fast(f fastField) (string, bool) {
 // fastValue is the value of a field fast read.
 func (st *state) fastValue(f fastField, s string) value {
 	if f == fastWhen {
-		return value{k: kTime, i: st.sp.When.Unix(), ns: int32(st.sp.When.Nanosecond())}
+		return timeV(st.sp.When.Unix(), int32(st.sp.When.Nanosecond()))
 	}
-	return value{k: kStr, s: s}
+	return strV(s)
 }
 
 // lookup reads path i: the JSON text, or (fast != fastNone) the string
@@ -456,10 +478,10 @@ func (st *state) cond(n int32) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if v.k != kBool {
+	if v.k() != kBool {
 		return false, st.errorf(n, "the condition is %s, not a bool", describe(v))
 	}
-	return v.b, nil
+	return v.b(), nil
 }
 
 // Validate runs every validator whose input and conditions match sp and
@@ -548,10 +570,10 @@ func (st *state) emits(out []Event) ([]Event, error) {
 				if st.fatal != nil {
 					return nil, st.fatal
 				}
-				if err != nil || !w.k.isMap() {
+				if err != nil || !w.k().isMap() {
 					continue // a data-dependent failure: nothing to emit
 				}
-				canon, cerr := span.Canonicalize(appendJSON(nil, w))
+				canon, cerr := span.Canonicalize(st.appendJSON(nil, w))
 				if cerr != nil {
 					continue
 				}

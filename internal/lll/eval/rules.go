@@ -26,7 +26,7 @@ func (st *state) fieldRule(r *ir.FieldRule) (msg string, ok bool) {
 			return "", true
 		}
 		v = st.fastValue(f, raw)
-		if r.Type == ir.FieldRFC3339 && v.k == kStr {
+		if r.Type == ir.FieldRFC3339 && v.k() == kStr {
 			if _, _, ok := ir.ParseRFC3339(v.s); ok {
 				return "", true
 			}

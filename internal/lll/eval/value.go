@@ -36,22 +36,31 @@ func (k kind) isMap() bool  { return k == kMap || k == kRawMap }
 
 // value is a run-time value. Span data stays JSON text until used.
 //
-// It is five words, so that a value and an error are returned in
-// registers: a number's float64 is kept as its bits in i.
+// It has three fields and 32 bytes, so the compiler keeps values in
+// registers (a larger struct is copied through memory at every return,
+// which stalls the CPU): the kind, a bool and a time's nanoseconds share
+// h; a number's float64 is kept as its bits in i; a list or map built
+// from constants or at run time is a reference in i to a composite held
+// by the Machine (i ≥ 0) or by the call's state (i < 0).
 type value struct {
-	k  kind
-	b  bool
-	ns int32  // kTime
-	i  int64  // kNum, kPct: math.Float64bits; kDur: nanoseconds; kTime: Unix seconds
-	s  string // kStr; kRawList, kRawMap: JSON text
-	c  *composite
+	h uint64 // kind (bits 0–7), bool (bit 8), kTime: nanoseconds (bits 32–63)
+	i int64  // kNum, kPct: math.Float64bits; kDur: nanoseconds; kTime: Unix seconds; kList, kMap: composite reference
+	s string // kStr; kRawList, kRawMap: JSON text
 }
 
-func numV(f float64) value { return value{k: kNum, i: int64(math.Float64bits(f))} }
-func pctV(f float64) value { return value{k: kPct, i: int64(math.Float64bits(f))} }
-
-// f is the float64 of a number or percentile.
+func (v value) k() kind    { return kind(v.h) }
+func (v value) b() bool    { return v.h&(1<<8) != 0 }
+func (v value) ns() int32  { return int32(uint32(v.h >> 32)) }
 func (v value) f() float64 { return math.Float64frombits(uint64(v.i)) }
+
+func numV(f float64) value { return value{h: uint64(kNum), i: int64(math.Float64bits(f))} }
+func pctV(f float64) value { return value{h: uint64(kPct), i: int64(math.Float64bits(f))} }
+func strV(s string) value  { return value{h: uint64(kStr), s: s} }
+func durV(d int64) value   { return value{h: uint64(kDur), i: d} }
+func timeV(sec int64, ns int32) value {
+	return value{h: uint64(kTime) | uint64(uint32(ns))<<32, i: sec}
+}
+func rawV(k kind, json string) value { return value{h: uint64(k), s: json} }
 
 type composite struct {
 	keys  []string // kMap, sorted
@@ -60,8 +69,8 @@ type composite struct {
 
 var (
 	nullV  = value{}
-	trueV  = value{k: kBool, b: true}
-	falseV = value{k: kBool}
+	trueV  = value{h: uint64(kBool) | 1<<8}
+	falseV = value{h: uint64(kBool)}
 )
 
 func boolV(b bool) value {
@@ -71,8 +80,30 @@ func boolV(b bool) value {
 	return falseV
 }
 
-// fromConst converts a constant of the program.
-func fromConst(c ir.Value) value {
+// comps holds the composites values refer to: the Machine's (constants,
+// read-only) and the call's (built while evaluating).
+type comps struct {
+	machine []*composite
+	call    []*composite
+}
+
+func (cs *comps) get(v value) *composite {
+	if v.i >= 0 {
+		return cs.machine[v.i]
+	}
+	return cs.call[-v.i-1]
+}
+
+// add returns a value of kind k (kList or kMap) referring to c, held by
+// the call.
+func (cs *comps) add(k kind, c *composite) value {
+	cs.call = append(cs.call, c)
+	return value{h: uint64(k), i: -int64(len(cs.call))}
+}
+
+// fromConst converts a constant of the program, adding its composites to
+// the Machine's.
+func (m *Machine) fromConst(c ir.Value) value {
 	switch c.Type {
 	case ir.TBool:
 		return boolV(c.Bool)
@@ -81,23 +112,22 @@ func fromConst(c ir.Value) value {
 	case ir.TPercentile:
 		return pctV(c.Num)
 	case ir.TString:
-		return value{k: kStr, s: c.Str}
+		return strV(c.Str)
 	case ir.TDuration:
-		return value{k: kDur, i: c.Int}
+		return durV(c.Int)
 	case ir.TTime:
-		return value{k: kTime, i: c.Int, ns: c.Nsec}
-	case ir.TList:
+		return timeV(c.Int, c.Nsec)
+	case ir.TList, ir.TMap:
 		comp := &composite{elems: make([]value, len(c.Elems))}
 		for i, e := range c.Elems {
-			comp.elems[i] = fromConst(e)
+			comp.elems[i] = m.fromConst(e)
 		}
-		return value{k: kList, c: comp}
-	case ir.TMap:
-		comp := &composite{keys: c.Keys, elems: make([]value, len(c.Elems))}
-		for i, e := range c.Elems {
-			comp.elems[i] = fromConst(e)
+		k := kList
+		if c.Type == ir.TMap {
+			k, comp.keys = kMap, c.Keys
 		}
-		return value{k: kMap, c: comp}
+		m.comps = append(m.comps, comp)
+		return value{h: uint64(k), i: int64(len(m.comps) - 1)}
 	}
 	return nullV
 }
@@ -113,11 +143,11 @@ func fromJSON(raw string) (value, bool) {
 		if len(raw) < 2 || raw[len(raw)-1] != '"' {
 			return nullV, false
 		}
-		return value{k: kStr, s: unquote(raw)}, true
+		return strV(unquote(raw)), true
 	case c == '{':
-		return value{k: kRawMap, s: raw}, true
+		return rawV(kRawMap, raw), true
 	case c == '[':
-		return value{k: kRawList, s: raw}, true
+		return rawV(kRawList, raw), true
 	case raw == "true":
 		return trueV, true
 	case raw == "false":
@@ -135,12 +165,12 @@ func fromJSON(raw string) (value, bool) {
 }
 
 // length returns the length of a string (in characters), list or map.
-func (v value) length() (int, bool) {
-	switch v.k {
+func (st *state) length(v value) (int, bool) {
+	switch v.k() {
 	case kStr:
 		return utf8.RuneCountInString(v.s), true
 	case kList, kMap:
-		return len(v.c.elems), true
+		return len(st.comps.get(v).elems), true
 	case kRawList, kRawMap:
 		return count(v.s), true
 	}
@@ -148,16 +178,17 @@ func (v value) length() (int, bool) {
 }
 
 // get returns key of a map (null when absent).
-func (v value) get(key string) value {
-	switch v.k {
+func (st *state) get(v value, key string) value {
+	switch v.k() {
 	case kMap:
-		lo, hi := 0, len(v.c.keys)
+		c := st.comps.get(v)
+		lo, hi := 0, len(c.keys)
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
-			switch c := strings.Compare(v.c.keys[m], key); {
-			case c == 0:
-				return v.c.elems[m]
-			case c < 0:
+			switch r := strings.Compare(c.keys[m], key); {
+			case r == 0:
+				return c.elems[m]
+			case r < 0:
 				lo = m + 1
 			default:
 				hi = m
@@ -173,11 +204,12 @@ func (v value) get(key string) value {
 }
 
 // at returns element i of a list (null when out of range).
-func (v value) at(i int) value {
-	switch v.k {
+func (st *state) at(v value, i int) value {
+	switch v.k() {
 	case kList:
-		if i >= 0 && i < len(v.c.elems) {
-			return v.c.elems[i]
+		c := st.comps.get(v)
+		if i >= 0 && i < len(c.elems) {
+			return c.elems[i]
 		}
 	case kRawList:
 		if raw, ok := element(v.s, i); ok {
@@ -188,62 +220,31 @@ func (v value) at(i int) value {
 	return nullV
 }
 
-// each calls fn for every element of a list or every key of a map (as a
-// string value), until fn returns false.
-func (v value) each(fn func(value) bool) {
-	switch v.k {
-	case kList:
-		for _, e := range v.c.elems {
-			if !fn(e) {
-				return
-			}
-		}
-	case kMap:
-		for _, k := range v.c.keys {
-			if !fn(value{k: kStr, s: k}) {
-				return
-			}
-		}
-	case kRawList, kRawMap:
-		it, _ := newIter(v.s)
-		for it.next() {
-			var x value
-			if it.obj {
-				x = value{k: kStr, s: unquote(it.key)}
-			} else {
-				x, _ = fromJSON(it.val)
-			}
-			if !fn(x) {
-				return
-			}
-		}
-	}
-}
-
 // equal reports whether x and y are the same value. Values of different
 // kinds are never equal (a list from the span equals a literal list with
 // the same elements).
-func equal(x, y value) bool {
-	if x.k == kRawList {
-		x.k = kList
+func (st *state) equal(x, y value) bool {
+	xk, yk := x.k(), y.k()
+	if xk == kRawList {
+		xk = kList
 	}
-	if x.k == kRawMap {
-		x.k = kMap
+	if xk == kRawMap {
+		xk = kMap
 	}
-	if y.k == kRawList {
-		y.k = kList
+	if yk == kRawList {
+		yk = kList
 	}
-	if y.k == kRawMap {
-		y.k = kMap
+	if yk == kRawMap {
+		yk = kMap
 	}
-	if x.k != y.k {
+	if xk != yk {
 		return false
 	}
-	switch x.k {
+	switch xk {
 	case kNull:
 		return true
 	case kBool:
-		return x.b == y.b
+		return x.b() == y.b()
 	case kNum, kPct:
 		return x.f() == y.f()
 	case kStr:
@@ -251,25 +252,19 @@ func equal(x, y value) bool {
 	case kDur:
 		return x.i == y.i
 	case kTime:
-		return x.i == y.i && x.ns == y.ns
-	case kList:
-		xs, ys := materialize(x), materialize(y)
-		if len(xs.elems) != len(ys.elems) {
-			return false
-		}
-		for i := range xs.elems {
-			if !equal(xs.elems[i], ys.elems[i]) {
-				return false
-			}
-		}
-		return true
-	case kMap:
-		xs, ys := materialize(x), materialize(y)
-		if len(xs.keys) != len(ys.keys) {
+		return x.i == y.i && x.ns() == y.ns()
+	case kList, kMap:
+		xs, ys := st.materialize(x), st.materialize(y)
+		if len(xs.elems) != len(ys.elems) || len(xs.keys) != len(ys.keys) {
 			return false
 		}
 		for i := range xs.keys {
-			if xs.keys[i] != ys.keys[i] || !equal(xs.elems[i], ys.elems[i]) {
+			if xs.keys[i] != ys.keys[i] {
+				return false
+			}
+		}
+		for i := range xs.elems {
+			if !st.equal(xs.elems[i], ys.elems[i]) {
 				return false
 			}
 		}
@@ -280,9 +275,9 @@ func equal(x, y value) bool {
 
 // materialize returns the composite of a list or map value, decoding
 // span JSON text (keys sorted) when needed.
-func materialize(v value) *composite {
-	if v.c != nil {
-		return v.c
+func (st *state) materialize(v value) *composite {
+	if k := v.k(); k == kList || k == kMap {
+		return st.comps.get(v)
 	}
 	comp := &composite{}
 	it, ok := newIter(v.s)
@@ -315,10 +310,10 @@ func sortPairs(keys []string, vals []value) {
 
 // compare orders two values of one orderable kind.
 func compare(x, y value) (int, bool) {
-	if x.k != y.k {
+	if x.h&0xff != y.h&0xff {
 		return 0, false
 	}
-	switch x.k {
+	switch x.k() {
 	case kNum, kPct:
 		switch {
 		case x.f() < y.f():
@@ -335,7 +330,7 @@ func compare(x, y value) (int, bool) {
 		if c := cmpInt(x.i, y.i); c != 0 {
 			return c, true
 		}
-		return cmpInt(int64(x.ns), int64(y.ns)), true
+		return cmpInt(int64(x.ns()), int64(y.ns())), true
 	}
 	return 0, false
 }
@@ -353,11 +348,11 @@ func cmpInt(a, b int64) int {
 // describe writes v briefly for messages: a string (quoted, cut), a
 // number, "null".
 func describe(v value) string {
-	switch v.k {
+	switch v.k() {
 	case kNull:
 		return "null"
 	case kBool:
-		return strconv.FormatBool(v.b)
+		return strconv.FormatBool(v.b())
 	case kNum:
 		return ir.FormatNumber(v.f())
 	case kPct:
@@ -375,19 +370,19 @@ func describe(v value) string {
 	case kDur:
 		return ir.FormatDuration(v.i)
 	case kTime:
-		return ir.FormatTime(v.i, v.ns)
+		return ir.FormatTime(v.i, v.ns())
 	}
-	return "a " + v.k.String()
+	return "a " + v.k().String()
 }
 
 // appendJSON appends v as JSON (an emitted event's data). Durations,
 // times and percentiles are written as the strings the language reads.
-func appendJSON(dst []byte, v value) []byte {
-	switch v.k {
+func (st *state) appendJSON(dst []byte, v value) []byte {
+	switch v.k() {
 	case kNull:
 		return append(dst, "null"...)
 	case kBool:
-		return strconv.AppendBool(dst, v.b)
+		return strconv.AppendBool(dst, v.b())
 	case kNum:
 		return strconv.AppendFloat(dst, v.f(), 'g', -1, 64)
 	case kStr:
@@ -395,29 +390,30 @@ func appendJSON(dst []byte, v value) []byte {
 	case kDur:
 		return appendJSONString(dst, ir.FormatDuration(v.i))
 	case kTime:
-		return appendJSONString(dst, ir.FormatTime(v.i, v.ns))
+		return appendJSONString(dst, ir.FormatTime(v.i, v.ns()))
 	case kPct:
 		return appendJSONString(dst, "p"+ir.FormatNumber(v.f()))
 	case kRawList, kRawMap:
 		return append(dst, v.s...)
 	case kList:
 		dst = append(dst, '[')
-		for i, e := range v.c.elems {
+		for i, e := range st.comps.get(v).elems {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSON(dst, e)
+			dst = st.appendJSON(dst, e)
 		}
 		return append(dst, ']')
 	case kMap:
+		c := st.comps.get(v)
 		dst = append(dst, '{')
-		for i, k := range v.c.keys {
+		for i, k := range c.keys {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			dst = appendJSONString(dst, k)
 			dst = append(dst, ':')
-			dst = appendJSON(dst, v.c.elems[i])
+			dst = st.appendJSON(dst, c.elems[i])
 		}
 		return append(dst, '}')
 	}
