@@ -127,6 +127,8 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newRestore(),
 		a.newSA(),
 		a.newToken(),
+		a.newCompile(),
+		a.newRun(),
 		a.newFmt(),
 		a.newCheck(),
 		a.newOpenAPI(),

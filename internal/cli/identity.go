@@ -71,6 +71,8 @@ type identity struct {
 	access *gateway.Access
 	usage  *quota.Usage
 	loops  []func(ctx context.Context) error
+	// tenants is the tenant configuration (nil with --dev).
+	tenants *tenantcfg.Watcher
 }
 
 // isLoopback reports whether host (of --addr) only listens on this
@@ -177,6 +179,7 @@ func openIdentity(ctx context.Context, o identityOptions, d identityDeps) (*iden
 			"GET /auth/callback":         http.HandlerFunc(login.callback),
 		},
 	}
+	id.tenants = tenants
 	id.loops = []func(context.Context) error{
 		ring.Run, tenants.Run, accounts.Run, alog.Run,
 		func(ctx context.Context) error { return watchQuotas(ctx, limiter, tenants, d.log) },

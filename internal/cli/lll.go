@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/logline/logline/internal/durable"
+	"github.com/logline/logline/internal/lll/check"
 	"github.com/logline/logline/internal/lll/syntax"
 )
 
@@ -87,10 +88,14 @@ Exit codes: 0 no errors; 2 errors in some program, or bad arguments;
 
 // checkFile checks one program and returns its errors: a
 // syntax.ErrorList (or *syntax.Error) prints with source lines and
-// carets, any other error as its text. For now it parses only; the
-// checker (internal/lll/check) replaces this body with parse + check.
+// carets, any other error as its text. It parses, then checks names,
+// types, block entries and references (internal/lll/check).
 func checkFile(name string, src []byte) error {
-	_, err := syntax.Parse(name, src)
+	f, err := syntax.Parse(name, src)
+	if err != nil {
+		return err
+	}
+	_, err = check.Check([]*syntax.File{f}, check.Options{})
 	return err
 }
 

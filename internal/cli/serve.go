@@ -217,6 +217,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		_ = closeStore()
 		return err
 	}
+	progs, err := openPrograms(ctx, o.data, idn.tenants, log)
+	if err != nil {
+		_ = ln.Close()
+		_ = closeStore()
+		return err
+	}
+	idn.loops = append(idn.loops, progs.Run)
 	gw, err := gateway.New(gateway.Config{
 		Store:       store,
 		Logger:      log,
@@ -229,6 +236,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Dev:         idn.access == nil,
 		CORSOrigins: o.identity.corsOrigins,
 		Usage:       idn.usage,
+		Validate:    validateWith(progs),
 		OpenAPI:     a.openAPIDocument(baseURL, o.data),
 	})
 	if err != nil {

@@ -48,6 +48,7 @@ var rules = map[string][]string{
 	"internal/lll/check":        {"internal/lll/ir", "internal/lll/syntax"},
 	"internal/lll/eval":         {"internal/lll/ir", "internal/span"},
 	"internal/lll/bundle":       {"internal/span"},
+	"internal/programs":         {"internal/lll/bundle", "internal/lll/check", "internal/lll/eval", "internal/lll/ir", "internal/lll/syntax"},
 	"internal/auth":             {},
 	"internal/auth/llst":        {"internal/auth", "internal/durable"},
 	"internal/auth/oidclogin":   {"internal/auth"},
