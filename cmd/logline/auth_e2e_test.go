@@ -65,8 +65,8 @@ func TestAuthEndToEnd(t *testing.T) {
 	if st, err := os.Stat(admin); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("first-start credentials %s: %v (mode %v), want a 0600 file", admin, err, st)
 	}
-	if !strings.Contains(srv.stderr.String(), "LOGLINE_CREDENTIALS="+admin) {
-		t.Errorf("serve did not say how to use the first admin account:\n%s", srv.stderr)
+	if log := srv.log(); !strings.Contains(log, "LOGLINE_CREDENTIALS="+admin) {
+		t.Errorf("serve did not say how to use the first admin account:\n%s", log)
 	}
 	mustRun(t, bin, withEnv("LOGLINE_CREDENTIALS="+admin), "ingest", defaultSpan)
 

@@ -102,8 +102,16 @@ type server struct {
 	cmd    *exec.Cmd
 	url    string
 	addr   string
-	stderr *bytes.Buffer
+	stderr *bytes.Buffer // read it with log() while the server runs
+	errw   *lockedWriter
 	done   chan error
+}
+
+// log returns what the server wrote to standard error so far.
+func (s *server) log() string {
+	s.errw.mu.Lock()
+	defer s.errw.mu.Unlock()
+	return s.stderr.String()
 }
 
 // startServer starts serve with authentication off (--dev) unless extra
@@ -116,7 +124,8 @@ func startServer(t *testing.T, bin, data, addr string, extra ...string) *server 
 	}
 	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--addr", addr, "--addr-file", addrFile}, extra...)...)
 	s := &server{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = &lockedWriter{w: s.stderr}
+	s.errw = &lockedWriter{w: s.stderr}
+	cmd.Stderr = s.errw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
