@@ -44,7 +44,7 @@ var rules = map[string][]string{
 	// The .lll toolchain (issue 6): one package per phase, each importing
 	// only earlier ones.
 	"internal/lll/syntax":       {},
-	"internal/lll/ir":           {},
+	"internal/lll/ir":           {"internal/span"},
 	"internal/lll/check":        {"internal/lll/ir", "internal/lll/syntax"},
 	"internal/lll/eval":         {"internal/lll/ir", "internal/span"},
 	"internal/lll/bundle":       {"internal/span"},

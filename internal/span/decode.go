@@ -240,7 +240,7 @@ func (d *decoder) check(f fieldID, k kind, pos int, key, value []byte) error {
 		}
 		d.entitySpan = string(s) == DefaultEntityType
 	case ruleTime:
-		t, ok := parseRFC3339(s)
+		t, ok := ParseRFC3339(s)
 		if !ok {
 			return invalid(quote(s) + " is not an RFC 3339 timestamp with offset")
 		}

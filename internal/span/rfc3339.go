@@ -2,12 +2,13 @@ package span
 
 import "time"
 
-// parseRFC3339 parses an RFC 3339 date-time (§5.6): full-date "T"
+// ParseRFC3339 parses an RFC 3339 date-time (§5.6): full-date "T"
 // full-time with a mandatory offset ("Z" or ±hh:mm). "T" and "Z" may be
 // lower case (§5.6 note); fractional seconds may have any number of digits
 // (nanoseconds are kept). A leap second (:60) is rejected, as Go's time
-// cannot represent it. The result is in UTC.
-func parseRFC3339(s []byte) (time.Time, bool) {
+// cannot represent it. The result is in UTC. The ledger's `when` and the
+// .lll "rfc3339" type both use it, so they accept the same texts.
+func ParseRFC3339[T string | []byte](s T) (time.Time, bool) {
 	// 2006-01-02T15:04:05Z is the shortest form: 20 bytes.
 	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
@@ -70,9 +71,10 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 }
 
 // digits parses a short run of ASCII digits.
-func digits(b []byte) (int, bool) {
+func digits[T string | []byte](b T) (int, bool) {
 	n := 0
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logline/logline/internal/span"
 )
 
 // durationUnits are the duration units from largest, as literals write
@@ -158,114 +160,19 @@ func ParsePercentile(s string) (float64, bool) {
 	return f, true
 }
 
-// ParseRFC3339 parses an RFC 3339 date-time (§5.6) as internal/span does:
-// full-date "T" full-time with a mandatory offset ("Z" or ±hh:mm), "T"
-// and "Z" in either case, any number of fraction digits (nanoseconds
-// kept), no leap second. It returns Unix seconds and nanoseconds.
+// ParseRFC3339 parses an RFC 3339 date-time exactly as the ledger parses
+// a span's `when` (span.ParseRFC3339, the one parser of both) and returns
+// Unix seconds and nanoseconds.
 func ParseRFC3339(s string) (sec int64, nsec int32, ok bool) {
-	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
+	t, ok := span.ParseRFC3339(s)
+	if !ok {
 		return 0, 0, false
 	}
-	year, ok1 := digits(s[0:4])
-	month, ok2 := digits(s[5:7])
-	day, ok3 := digits(s[8:10])
-	hour, ok4 := digits(s[11:13])
-	minute, ok5 := digits(s[14:16])
-	second, ok6 := digits(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
-		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
-		hour > 23 || minute > 59 || second > 59 {
-		return 0, 0, false
-	}
-	i := 19
-	ns := 0
-	if s[i] == '.' {
-		i++
-		start := i
-		scale := 100_000_000
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			ns += int(s[i]-'0') * scale
-			scale /= 10
-			i++
-		}
-		if i == start {
-			return 0, 0, false
-		}
-	}
-	if i >= len(s) {
-		return 0, 0, false
-	}
-	offset := 0
-	switch s[i] {
-	case 'Z', 'z':
-		if i+1 != len(s) {
-			return 0, 0, false
-		}
-	case '+', '-':
-		if len(s)-i != 6 || s[i+3] != ':' {
-			return 0, 0, false
-		}
-		oh, ok1 := digits(s[i+1 : i+3])
-		om, ok2 := digits(s[i+4 : i+6])
-		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return 0, 0, false
-		}
-		offset = (oh*60 + om) * 60
-		if s[i] == '-' {
-			offset = -offset
-		}
-	default:
-		return 0, 0, false
-	}
-	days := daysFromCivil(year, month, day)
-	sec = days*86400 + int64(hour*3600+minute*60+second) - int64(offset)
-	return sec, int32(ns), true
+	return t.Unix(), int32(t.Nanosecond()), true
 }
 
 // FormatTime writes a time as RFC 3339 in UTC with the fraction's
 // trailing zeros trimmed.
 func FormatTime(sec int64, nsec int32) string {
 	return time.Unix(sec, int64(nsec)).UTC().Format(time.RFC3339Nano)
-}
-
-func digits(s string) (int, bool) {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
-}
-
-func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil returns the days since 1970-01-01 of a proleptic
-// Gregorian date (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era)*146097 + int64(doe) - 719468
 }
