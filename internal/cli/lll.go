@@ -15,6 +15,7 @@ import (
 
 	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/lll/check"
+	"github.com/logline/logline/internal/lll/policyyaml"
 	"github.com/logline/logline/internal/lll/syntax"
 )
 
@@ -70,10 +71,15 @@ func (a *app) newCheck() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [FILE|DIR|-]...",
 		Short: "Check .lll programs for errors",
-		Long: `Check .lll programs (docs/lll.md) and report every error found as
+		Long: `Check .lll programs (docs/lll.md) and YAML policy files (*.yaml, *.yml
+but tenant.yaml: policies in YAML) and report every error found as
 file:line:col: message, with the source line and a caret under the
 column; "FILE: ok" for a file without errors. A directory stands for
-every .lll file under it; no argument, or -, reads standard input.
+every .lll and YAML policy file under it; no argument, or -, reads
+standard input (as .lll). The files of one directory are one program,
+checked together as the server compiles a tenant's directory (a
+validator may read a policy of another file); while a file of a program
+does not parse, the others are reported as parsing but not checked.
 
 Exit codes: 0 no errors; 2 errors in some program, or bad arguments;
 3 a file could not be read.`,
@@ -91,7 +97,7 @@ Exit codes: 0 no errors; 2 errors in some program, or bad arguments;
 // carets, any other error as its text. It parses, then checks names,
 // types, block entries and references (internal/lll/check).
 func checkFile(name string, src []byte) error {
-	f, err := syntax.Parse(name, src)
+	f, err := policyyaml.ParseSource(name, src)
 	if err != nil {
 		return err
 	}
@@ -108,8 +114,9 @@ type lllSource struct {
 }
 
 // lllInputs expands the arguments (files, directories, "-") into the
-// programs to read. No argument means standard input.
-func (a *app) lllInputs(args []string) ([]string, error) {
+// programs to read: in a directory, the .lll files, and the YAML policy
+// files too when withYAML. No argument means standard input.
+func (a *app) lllInputs(args []string, withYAML bool) ([]string, error) {
 	if len(args) == 0 {
 		return []string{"-"}, nil
 	}
@@ -134,7 +141,7 @@ func (a *app) lllInputs(args []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && strings.HasSuffix(p, ".lll") {
+			if !d.IsDir() && (strings.HasSuffix(p, ".lll") || withYAML && policyyaml.IsPolicyFile(p)) {
 				found = append(found, p)
 			}
 			return nil
@@ -188,9 +195,14 @@ func (w *worst) err() error {
 }
 
 func (a *app) fmtFiles(o fmtOptions, args []string) error {
-	paths, err := a.lllInputs(args)
+	paths, err := a.lllInputs(args, false)
 	if err != nil {
 		return err
+	}
+	for _, p := range paths {
+		if policyyaml.IsPolicyFile(p) {
+			return cmdlineErrorf("%s: a YAML policy file; logline fmt formats .lll programs (logline check reads both)", p)
+		}
 	}
 	if o.write && !o.check {
 		for _, p := range paths {
@@ -239,11 +251,16 @@ func (a *app) fmtFiles(o fmtOptions, args []string) error {
 }
 
 func (a *app) checkFiles(args []string) error {
-	paths, err := a.lllInputs(args)
+	paths, err := a.lllInputs(args, true)
 	if err != nil {
 		return err
 	}
 	var w worst
+	// The files of one directory are one program, checked together as
+	// the server compiles a tenant's directory; standard input is a
+	// program of its own.
+	var groups [][]*lllSource
+	at := map[string]int{}
 	for _, path := range paths {
 		in, err := a.readLLL(path)
 		if err != nil {
@@ -251,19 +268,72 @@ func (a *app) checkFiles(args []string) error {
 			w.see(exitCodeOf(err))
 			continue
 		}
-		if err := checkFile(in.name, in.src); err != nil {
-			syntax.PrintErrors(a.io.Err, err, in.src)
-			var list syntax.ErrorList
-			var one *syntax.Error
-			if !errors.As(err, &list) && !errors.As(err, &one) {
-				// Not a report about the program: classify it.
-				w.see(exitCodeOf(classify(err)))
-				continue
-			}
-			w.see(ExitUsage)
-			continue
+		key := "-"
+		if in.path != "" {
+			key = filepath.Dir(in.path)
 		}
-		fmt.Fprintf(a.io.Out, "%s: ok\n", in.name)
+		i, ok := at[key]
+		if !ok {
+			i = len(groups)
+			at[key] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], in)
+	}
+	for _, g := range groups {
+		w.see(a.checkProgram(g))
 	}
 	return w.err()
+}
+
+// checkProgram checks files as one program, printing "FILE: ok" for
+// each file no error names, and each error with its source line and a
+// caret. It returns the exit code the result deserves.
+func (a *app) checkProgram(files []*lllSource) int {
+	src := map[string][]byte{}
+	var parsed []*syntax.File
+	var errs syntax.ErrorList
+	for _, in := range files {
+		src[in.name] = in.src
+		f, err := policyyaml.ParseSource(in.name, in.src)
+		if err != nil {
+			var list syntax.ErrorList
+			if !errors.As(err, &list) {
+				fmt.Fprintf(a.io.Err, "logline: %s: %v\n", in.name, err)
+				return exitCodeOf(classify(err))
+			}
+			errs = append(errs, list...)
+			continue
+		}
+		parsed = append(parsed, f)
+	}
+	syntaxErrs := len(errs) > 0
+	if !syntaxErrs {
+		if _, err := check.Check(parsed, check.Options{}); err != nil {
+			if !errors.As(err, &errs) {
+				fmt.Fprintf(a.io.Err, "logline: %v\n", err)
+				return exitCodeOf(classify(err))
+			}
+		}
+	}
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.File] = true
+	}
+	for _, in := range files {
+		switch {
+		case bad[in.name]:
+		case syntaxErrs:
+			// The program is not checked while a file of it does not
+			// parse: its references could not be resolved.
+			fmt.Fprintf(a.io.Out, "%s: parses; not checked with its program (other files have syntax errors)\n", in.name)
+		default:
+			fmt.Fprintf(a.io.Out, "%s: ok\n", in.name)
+		}
+	}
+	if len(errs) == 0 {
+		return ExitOK
+	}
+	syntax.PrintErrorsFiles(a.io.Err, errs, func(file string) []byte { return src[file] })
+	return ExitUsage
 }

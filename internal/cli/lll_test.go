@@ -162,6 +162,8 @@ func TestCheckLll(t *testing.T) {
 	dir := t.TempDir()
 	good := writeLLL(t, dir, "good.lll", lllUgly)
 	bad := writeLLL(t, dir, "bad.lll", lllBad+"validator v {\n  emit: \"x\"\n}\n")
+	other := writeLLL(t, dir, "other/ok.lll", lllCanonical)
+	notChecked := good + ": parses; not checked with its program (other files have syntax errors)\n"
 
 	tests := []struct {
 		name     string
@@ -173,12 +175,13 @@ func TestCheckLll(t *testing.T) {
 	}{
 		{name: "ok", args: []string{"check", good}, wantOut: good + ": ok\n"},
 		{name: "stdin", stdin: lllCanonical, args: []string{"check", "-"}, wantOut: stdinName + ": ok\n"},
-		{name: "errors", args: []string{"check", good, bad}, wantCode: ExitUsage, wantOut: good + ": ok\n",
+		{name: "alone", args: []string{"check", good, other}, wantOut: good + ": ok\n" + other + ": ok\n"},
+		{name: "errors", args: []string{"check", good, bad}, wantCode: ExitUsage, wantOut: notChecked,
 			wantErr: []string{
 				bad + ":2:10: expected ':' after entry key \"window\", found string \"24h\"\n\t  window \"24h\"\n\t         ^\n",
 				bad + ":5:3: emit is a statement, not an entry key",
 			}},
-		{name: "directory", args: []string{"check", dir}, wantCode: ExitUsage, wantOut: good + ": ok\n",
+		{name: "directory", args: []string{"check", dir}, wantCode: ExitUsage, wantOut: notChecked + other + ": ok\n",
 			wantErr: []string{bad + ":2:10:"}},
 		{name: "missing file", args: []string{"check", filepath.Join(dir, "nope.lll")}, wantCode: ExitUnavailable,
 			wantErr: []string{"nope.lll"}},
@@ -198,5 +201,59 @@ func TestCheckLll(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestYAMLPolicyFiles: check reads YAML policy files (alone and in a
+// directory, tenant.yaml excepted), fmt refuses them, compile and run
+// compile them with .lll files.
+func TestYAMLPolicyFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	limits := writeLLL(t, dir, "tenant/limits.yaml", "orders:\n  max_total: 100\n")
+	writeLLL(t, dir, "tenant/tenant.yaml", "roles: [\n") // not a policy file: never read as one
+	rules := writeLLL(t, dir, "tenant/rules.lll", "validator small {\n  require data.total <= policy.orders.max_total\n}\n")
+	bad := writeLLL(t, dir, "bad/quality.yml", "quality_meter:\n  min_score: &s 60\n")
+
+	out, errOut, code := runMain(t, ctx, nil, "", "check", filepath.Join(dir, "tenant"))
+	if code != ExitOK || out != limits+": ok\n"+rules+": ok\n" {
+		t.Errorf("check DIR: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	_, errOut, code = runMain(t, ctx, nil, "", "check", bad)
+	if code != ExitUsage || !strings.Contains(errOut, bad+":2:14: anchors (&s) are not supported in policy files\n\t  min_score: &s 60\n\t             ^\n") {
+		t.Errorf("check bad YAML: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runMain(t, ctx, nil, "", "fmt", limits)
+	if code != ExitUsage || !strings.Contains(errOut, "a YAML policy file; logline fmt formats .lll programs") {
+		t.Errorf("fmt YAML: exit %d, stderr %q", code, errOut)
+	}
+	// fmt of the directory formats the .lll alone.
+	if _, errOut, code := runMain(t, ctx, nil, "", "fmt", "-l", filepath.Join(dir, "tenant")); code != ExitOK {
+		t.Errorf("fmt -l DIR: exit %d, stderr %q", code, errOut)
+	}
+
+	// run: the YAML's limit decides.
+	in := filepath.Join(dir, "in.ndjson")
+	spans := `{"id":"a","tenant":"acme","who":"w","did":"d","this":"x","when":"2026-01-02T03:04:05Z","data":{"total":150}}` + "\n" +
+		`{"id":"b","tenant":"acme","who":"w","did":"d","this":"x","when":"2026-01-02T03:04:05Z","data":{"total":50}}` + "\n"
+	if err := os.WriteFile(in, []byte(spans), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "ci.key")
+	if _, errOut, code := runMain(t, ctx, nil, "", "keys", "new", "--out", key); code != ExitOK {
+		t.Fatalf("keys new: %d %s", code, errOut)
+	}
+	bundle := filepath.Join(dir, "acme.lllb")
+	if _, errOut, code := runMain(t, ctx, nil, "", "compile", rules, limits, "-o", bundle, "--key", key); code != ExitOK {
+		t.Fatalf("compile .lll + YAML: exit %d, stderr %s", code, errOut)
+	}
+	out, errOut, code = runMain(t, ctx, nil, "", "run", bundle, "--input", in)
+	if code != ExitOK {
+		t.Fatalf("run: exit %d, stderr %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"decision":"reject"`) || !strings.Contains(lines[0], "require data.total <= policy.orders.max_total") ||
+		!strings.Contains(lines[1], `"decision":"accept"`) {
+		t.Errorf("run output:\n%s", out)
 	}
 }

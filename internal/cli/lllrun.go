@@ -22,6 +22,7 @@ import (
 	"github.com/logline/logline/internal/lll/check"
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/lll/policyyaml"
 	"github.com/logline/logline/internal/lll/syntax"
 	"github.com/logline/logline/internal/span"
 )
@@ -42,7 +43,7 @@ func compileSources(w io.Writer, files []programSource) (*ir.Program, error) {
 	var parsed []*syntax.File
 	var errs syntax.ErrorList
 	for _, f := range files {
-		pf, err := syntax.Parse(f.name, f.src)
+		pf, err := policyyaml.ParseSource(f.name, f.src)
 		if err != nil {
 			var el syntax.ErrorList
 			if !errors.As(err, &el) {
@@ -142,7 +143,8 @@ func (a *app) newCompile() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compile FILE.lll... -o OUT.lllb --key KEY",
 		Short: "Compile .lll programs into a signed bundle (loglinec)",
-		Long: `Compile the .lll files (one tenant's program set: checked together) into
+		Long: `Compile the .lll files and YAML policy files (*.yaml, *.yml: policies
+in YAML, docs/lll.md) — one tenant's program set, checked together — into
 a bundle: the program's IR and a manifest {abi:"v1", caps_allow, hash,
 signing_key_id, resources}, signed with the Ed25519 key in KEY (a key file
 of 'logline keys new'). A server runs the bundle only if that key's public
@@ -152,7 +154,7 @@ Errors are printed as file:line:col with the source line and a caret
 (exit 2); nothing is written then. The same sources and key always give
 the same bundle bytes.`,
 		Example: `  logline keys new --out ci.key
-  logline compile rules.lll quality.lll -o acme.lllb --key ci.key`,
+  logline compile rules.lll quality.yaml -o acme.lllb --key ci.key`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			if out == "" || keyFile == "" {
@@ -279,7 +281,8 @@ func (a *app) newRun() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run PROGRAM --input SPANS.ndjson",
 		Short: "Evaluate a bundle (or .lll source) over spans offline (loglinerun)",
-		Long: `Evaluate PROGRAM — a .lllb bundle, or a .lll file compiled on the fly —
+		Long: `Evaluate PROGRAM — a .lllb bundle, or a .lll file (or YAML policy file)
+compiled on the fly —
 over the spans of --input (NDJSON; - for standard input) and print, per
 line, what the program decides: the decision (accept, warn, reject), the
 failed validator rules, the events validators emit, the routes, the alarms
@@ -318,7 +321,7 @@ func (a *app) runProgram(ctx context.Context, programPath, input, replay, truste
 		prog *ir.Program
 		hash string
 	)
-	if strings.HasSuffix(programPath, ".lll") {
+	if strings.HasSuffix(programPath, ".lll") || policyyaml.IsPolicyFile(programPath) {
 		files, err := readLLLFiles(a, []string{programPath})
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 // Package programs keeps each tenant's .lll programs for the server
-// (docs/lll.md, "Loading"): the source files DATA/cfg/tenants/<tenant>/*.lll,
-// compiled together, and signed bundles *.lllb, which run only when signed
+// (docs/lll.md, "Loading"): the source files DATA/cfg/tenants/<tenant>/*.lll
+// and YAML policy files (*.yaml, *.yml; not tenant.yaml), compiled
+// together, or a signed bundle *.lllb, which runs only when signed
 // by a key listed in DATA/cfg/trusted-bundle-keys. A Set polls the
 // directory, compiles what changed, and publishes one immutable snapshot;
 // a tenant whose new version does not compile (or whose bundle is refused)
@@ -30,6 +31,7 @@ import (
 	"github.com/logline/logline/internal/lll/check"
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/lll/policyyaml"
 	"github.com/logline/logline/internal/lll/syntax"
 )
 
@@ -248,8 +250,9 @@ func names(fs []source) []string {
 	return out
 }
 
-// readTenant reads a tenant's *.lll and *.lllb files, sorted by name, and
-// a digest of their names and contents.
+// readTenant reads a tenant's *.lll, YAML policy (*.yaml and *.yml but
+// tenant.yaml) and *.lllb files, sorted by name, and a digest of their
+// names and contents.
 func readTenant(dir string) ([]source, string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -259,7 +262,7 @@ func readTenant(dir string) ([]source, string, error) {
 	h := sha256.New()
 	for _, e := range ents {
 		n := e.Name()
-		if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".lll") || strings.HasSuffix(n, ".lllb")) {
+		if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".lll") || strings.HasSuffix(n, ".lllb") || policyyaml.IsPolicyFile(n)) {
 			continue
 		}
 		path := filepath.Join(dir, n)
@@ -311,7 +314,7 @@ func (s *Set) trusted() (*bundle.Trusted, string, error) {
 // compile turns a tenant's files into a machine: the .lll sources checked
 // together, or one bundle (not both: which would win would be a guess).
 func (s *Set) compile(tenant string, files []source, trusted *bundle.Trusted, trustErr error) (*eval.Machine, error) {
-	var lll, lllb []source
+	var lll, lllb []source // lll: the sources, .lll and YAML policies
 	for _, f := range files {
 		if strings.HasSuffix(f.name, ".lllb") {
 			lllb = append(lllb, f)
@@ -322,7 +325,7 @@ func (s *Set) compile(tenant string, files []source, trusted *bundle.Trusted, tr
 	var prog *ir.Program
 	switch {
 	case len(lllb) > 0 && (len(lll) > 0 || len(lllb) > 1):
-		return nil, fmt.Errorf("a tenant runs either .lll sources or one signed .lllb bundle, found %d and %d", len(lll), len(lllb))
+		return nil, fmt.Errorf("a tenant runs either sources (.lll, YAML policies) or one signed .lllb bundle, found %d and %d", len(lll), len(lllb))
 	case len(lllb) == 1:
 		if trustErr != nil {
 			return nil, fmt.Errorf("%s: %w", TrustedKeysFile, trustErr)
@@ -338,7 +341,7 @@ func (s *Set) compile(tenant string, files []source, trusted *bundle.Trusted, tr
 		var parsed []*syntax.File
 		var errs syntax.ErrorList
 		for _, f := range lll {
-			pf, err := syntax.Parse(f.name, f.data)
+			pf, err := policyyaml.ParseSource(f.name, f.data)
 			if err != nil {
 				var el syntax.ErrorList
 				if errors.As(err, &el) {

@@ -154,3 +154,55 @@ func TestBundlesNeedTrust(t *testing.T) {
 		t.Errorf("after a tampered bundle the previous program must keep running; rejects %v", got)
 	}
 }
+
+// TestYAMLPolicies: a tenant's YAML policy files compile with its .lll
+// files (a validator reads the YAML's parameter); tenant.yaml is not a
+// policy file; a bad YAML edit keeps the previous program, naming the
+// file and line.
+func TestYAMLPolicies(t *testing.T) {
+	data := t.TempDir()
+	write(t, data, "cfg/tenants/acme/tenant.yaml", "features: {trajectory: true}\nnot_a_policy: [\n")
+	write(t, data, "cfg/tenants/acme/limits.yaml", "orders:\n  max_total: 100\n")
+	write(t, data, "cfg/tenants/acme/rules.lll", `validator small_orders {
+  require data.total <= policy.orders.max_total
+  on_fail "reject"
+}
+`)
+	s, err := Open(context.Background(), Config{DataDir: data, ValidTenant: span.ValidTenant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); len(st) != 1 || st[0].Err != "" || len(st[0].Files) != 2 {
+		t.Fatalf("status %+v, want acme with limits.yaml and rules.lll in force", st)
+	}
+	big := decode(t, `{"id":"a","tenant":"acme","who":"w","did":"d","this":"x","when":"2026-01-02T03:04:05Z","data":{"total":150}}`)
+	small := decode(t, `{"id":"b","tenant":"acme","who":"w","did":"d","this":"x","when":"2026-01-02T03:04:05Z","data":{"total":50}}`)
+	if got := rejected(t, s, "acme", big); len(got) != 1 || got[0] != "small_orders" {
+		t.Fatalf("a total of 150 is rejected by %v, want small_orders", got)
+	}
+	if got := rejected(t, s, "acme", small); len(got) != 0 {
+		t.Fatalf("a total of 50 is rejected by %v", got)
+	}
+
+	// The YAML changes: the new limit is in force after a reload.
+	write(t, data, "cfg/tenants/acme/limits.yaml", "orders:\n  max_total: 200\n")
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rejected(t, s, "acme", big); len(got) != 0 {
+		t.Fatalf("after raising the limit, 150 is rejected by %v", got)
+	}
+
+	// A broken YAML: refused with its file and line; 200 stays the limit.
+	write(t, data, "cfg/tenants/acme/limits.yaml", "orders:\n  max_total: &x 10\n")
+	if err := s.Reload(); err == nil {
+		t.Fatal("a YAML policy with an anchor was accepted")
+	}
+	st := s.Status()
+	if len(st) != 1 || !strings.Contains(st[0].Err, "limits.yaml:2:14: anchors (&x) are not supported") {
+		t.Fatalf("status %+v", st)
+	}
+	if got := rejected(t, s, "acme", big); len(got) != 0 {
+		t.Fatalf("the previous program is not in force: 150 rejected by %v", got)
+	}
+}

@@ -17,7 +17,7 @@ type blockSpec struct {
 }
 
 var blockSpecs = map[syntax.BlockKind]blockSpec{
-	syntax.KindValidator: {entries: []string{"description", "input"}, statements: []string{"require field", "allow field", "when", "on_fail", "emit"}},
+	syntax.KindValidator: {entries: []string{"description", "input"}, statements: []string{"require field", "allow field", "require", "when", "on_fail", "emit"}},
 	syntax.KindRouter:    {entries: []string{"description", "input"}, statements: []string{"route", "when"}},
 	syntax.KindPipeline:  {entries: []string{"description", "input", "policy_ref"}, statements: []string{"when", "derive"}},
 	syntax.KindSchema:    {entries: []string{"description", "entity_type"}, statements: []string{"require field", "allow field"}},
@@ -31,6 +31,8 @@ func statementName(it syntax.Item) string {
 			return "require field"
 		}
 		return "allow field"
+	case *syntax.Require:
+		return "require"
 	case *syntax.When:
 		return "when"
 	case *syntax.Derive:
@@ -233,6 +235,14 @@ func (c *checker) validator(b *syntax.Block) {
 		case *syntax.When:
 			if cnd, ok := c.whenCond(it, scopeSpan); ok {
 				v.When = append(v.When, cnd)
+			}
+		case *syntax.Require:
+			if s, ok := it.Cond.(*syntax.StringLit); ok {
+				c.errorf(it.Cond.Pos(), "require %s: a condition is expected; to require a field write require field %s", s.Raw, s.Raw)
+				continue
+			}
+			if n, ok := c.cond(it.Cond, scopeSpan); ok {
+				v.Requires = append(v.Requires, ir.Cond{Node: n, Text: formatExpr(it.Cond), Pos: c.pos(it.Keyword)})
 			}
 		case *syntax.OnFail:
 			if onFail != nil {

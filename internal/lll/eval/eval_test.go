@@ -315,6 +315,11 @@ validator orders {
 validator everyone {
   allow field "data.total" as "number"
 }
+validator limits {
+  input: "invoice"
+  require data.total <= 1000
+  require who != this
+}
 `, Config{})
 	tests := []struct {
 		name, json string
@@ -333,6 +338,15 @@ validator everyone {
 			`orders warn when data.total > 100: cannot compare data.total (null: missing) > 100 (at test.lll:4:19)`,
 		}},
 		{"default entity type is span", `{"data":{"total":500}}`, nil},
+		{"require false", `{"entity_type":"invoice","who":"x","this":"x","data":{"total":5000}}`, []string{
+			`limits reject require data.total <= 1000: the condition is false`,
+			`limits reject require who != this: the condition is false`,
+		}},
+		{"require true", `{"entity_type":"invoice","who":"a","this":"b","data":{"total":5}}`, nil},
+		{"require cannot run", `{"entity_type":"invoice","who":"a","this":"b","data":{"total":"5"}}`, []string{
+			`everyone reject allow field "data.total" as "number": field "data.total" must be a number, got "5"`,
+			`limits reject require data.total <= 1000: cannot compare data.total ("5") <= 1000 (at test.lll:13:22)`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

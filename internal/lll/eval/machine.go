@@ -534,6 +534,22 @@ func (st *state) validator(v *ir.Validator, out []Verdict) (_ []Verdict, passed 
 				Message: msg, Where: st.m.prog.Position(r.Pos)})
 		}
 	}
+	for j := range v.Requires {
+		c := &v.Requires[j]
+		ok, err := st.cond(c.Node)
+		if st.fatal != nil {
+			return nil, false, st.fatal
+		}
+		if err != nil || !ok {
+			msg := "the condition is false"
+			if err != nil {
+				msg = err.Error()
+			}
+			passed = false
+			out = append(out, Verdict{Validator: v.Name, Rule: "require " + c.Text, Action: v.OnFail,
+				Message: msg, Where: st.m.prog.Position(c.Pos)})
+		}
+	}
 	return out, passed, nil
 }
 

@@ -292,7 +292,7 @@ func (d *decoder) program() *Program {
 		p.Policies = append(p.Policies, pol)
 	})
 	d.each(func() {
-		v := Validator{Name: d.str(), Description: d.str(), Input: d.strs(), When: d.conds(), Rules: d.rules(), OnFail: Action(d.byte())}
+		v := Validator{Name: d.str(), Description: d.str(), Input: d.strs(), When: d.conds(), Rules: d.rules(), Requires: d.conds(), OnFail: Action(d.byte())}
 		d.each(func() { v.Emits = append(v.Emits, Emit{Type: d.str(), With: d.int32(), Pos: d.pos()}) })
 		v.Pos = d.pos()
 		p.Validators = append(p.Validators, v)

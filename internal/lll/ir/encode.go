@@ -7,8 +7,9 @@ import (
 
 // Magic and Version open every encoded program.
 const (
-	Magic   = "LLIR"
-	Version = 1
+	Magic = "LLIR"
+	// Version 2 added validators' `require EXPR` conditions.
+	Version = 2
 )
 
 // Encode writes p in the binary form doc.go describes. The same Program
@@ -60,6 +61,7 @@ func Encode(p *Program) []byte {
 		e.strs(v.Input)
 		e.conds(v.When)
 		e.rules(v.Rules)
+		e.conds(v.Requires)
 		e.b = append(e.b, byte(v.OnFail))
 		e.uvarint(uint64(len(v.Emits)))
 		for _, em := range v.Emits {

@@ -38,7 +38,7 @@ func TestEncodeDeterministicAndRoundTrip(t *testing.T) {
 	if !bytes.Equal(b1, b2) {
 		t.Fatal("the same source compiled twice encodes differently")
 	}
-	if !bytes.HasPrefix(b1, []byte(ir.Magic+"\x01")) {
+	if !bytes.HasPrefix(b1, []byte(ir.Magic+"\x02")) {
 		t.Fatalf("encoding starts %q", b1[:5])
 	}
 	d, err := ir.Decode(b1)
@@ -78,9 +78,11 @@ func TestDecodeRefusesTruncation(t *testing.T) {
 func TestDecodeRefuses(t *testing.T) {
 	good := ir.Encode(sample(t))
 	ver := append([]byte(nil), good...)
-	ver[len(ir.Magic)] = 2
-	if _, err := ir.Decode(ver); !errors.Is(err, ir.ErrVersion) {
-		t.Errorf("version 2: got %v, want ErrVersion", err)
+	for _, v := range []byte{ir.Version - 1, ir.Version + 1} {
+		ver[len(ir.Magic)] = v
+		if _, err := ir.Decode(ver); !errors.Is(err, ir.ErrVersion) {
+			t.Errorf("version %d: got %v, want ErrVersion", v, err)
+		}
 	}
 	if _, err := ir.Decode([]byte("not a program")); !errors.Is(err, ir.ErrCorrupt) {
 		t.Errorf("garbage: got %v, want ErrCorrupt", err)
@@ -177,8 +179,8 @@ func TestDecodeRefusesOverlongVarint(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(ir.Encode(sample(f)))
 	f.Add(ir.Encode(&ir.Program{}))
-	f.Add([]byte(ir.Magic + "\x01"))
-	f.Add([]byte("LLIR\x01\x01\x05x.lll\x02\x03\x00\x00\x00\x00\x00\x00\xf0?\x04\x01k"))
+	f.Add([]byte(ir.Magic + "\x02"))
+	f.Add([]byte("LLIR\x02\x01\x05x.lll\x02\x03\x00\x00\x00\x00\x00\x00\xf0?\x04\x01k"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ir.Decode(data)
 		if err != nil {

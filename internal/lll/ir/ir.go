@@ -454,6 +454,7 @@ type Validator struct {
 	Input       []string // entity types it applies to; empty: all
 	When        []Cond   // guards, all required
 	Rules       []FieldRule
+	Requires    []Cond // `require EXPR`: each must be true
 	OnFail      Action
 	Emits       []Emit
 	Pos         Pos

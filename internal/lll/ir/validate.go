@@ -238,6 +238,7 @@ func (v *validator) all() {
 		v.inputs(what, x.Input)
 		v.conds(what, x.When)
 		v.rules(what, x.Rules)
+		v.conds(what+" require", x.Requires)
 		if x.OnFail != ActionReject && x.OnFail != ActionWarn {
 			v.fail("%s: bad on_fail %d", what, x.OnFail)
 		}

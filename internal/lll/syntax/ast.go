@@ -72,6 +72,12 @@ type FieldRule struct {
 	As       *StringLit // nil when absent
 }
 
+// Require is `require EXPR` in validators: the span must make EXPR true.
+type Require struct {
+	Keyword Pos
+	Cond    Expr
+}
+
 // When is `when EXPR`: the block applies only where EXPR is true.
 type When struct {
 	Keyword Pos
@@ -107,6 +113,7 @@ type Route struct {
 
 func (*Entry) item()     {}
 func (*FieldRule) item() {}
+func (*Require) item()   {}
 func (*When) item()      {}
 func (*Derive) item()    {}
 func (*Emit) item()      {}

@@ -68,6 +68,9 @@ func (d *dumper) node(label string, n Node) {
 			text += " as " + n.As.Raw
 		}
 		d.line(label, text, n)
+	case *Require:
+		d.line(label, "Require", n)
+		d.child("Cond", n.Cond)
 	case *When:
 		d.line(label, "When", n)
 		d.child("Cond", n.Cond)

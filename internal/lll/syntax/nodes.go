@@ -59,6 +59,9 @@ func (r *FieldRule) End() Pos {
 	return r.Field.End()
 }
 
+func (r *Require) Pos() Pos { return r.Keyword }
+func (r *Require) End() Pos { return r.Cond.End() }
+
 func (w *When) Pos() Pos { return w.Keyword }
 func (w *When) End() Pos { return w.Cond.End() }
 
@@ -134,6 +137,8 @@ func itemName(it Item) string {
 			return "require field"
 		}
 		return "allow field"
+	case *Require:
+		return "require"
 	case *When:
 		return "when"
 	case *Derive:

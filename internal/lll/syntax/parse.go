@@ -368,7 +368,7 @@ func (p *parser) syncItem(base, start int) {
 
 // statementSyntax is how each statement is written, for hints.
 var statementSyntax = map[Token]string{
-	REQUIRE: `require field "NAME" [as "TYPE"]`,
+	REQUIRE: `require field "NAME" [as "TYPE"]` + " or `require EXPR`",
 	ALLOW:   `allow field "NAME" [as "TYPE"]`,
 	WHEN:    `when EXPR`,
 	DERIVE:  `derive "TYPE" on EXPR`,
@@ -398,6 +398,10 @@ func (p *parser) parseItem(b *Block) Item {
 		e.Value = p.parseTopExpr(key.Name + ":")
 		return e
 	case REQUIRE, ALLOW:
+		if t.tok == REQUIRE && p.peek().tok != FIELD {
+			p.next()
+			return &Require{Keyword: t.pos, Cond: p.parseTopExpr("require")}
+		}
 		r := &FieldRule{Keyword: t.pos, Required: t.tok == REQUIRE}
 		p.next()
 		if p.tok.tok != FIELD {

@@ -252,6 +252,9 @@ func (w *exprWriter) item(it Item) {
 			w.WriteString(" as ")
 			w.WriteString(it.As.Raw)
 		}
+	case *Require:
+		w.WriteString("require ")
+		w.top(it.Cond)
 	case *When:
 		w.WriteString("when ")
 		w.top(it.Cond)

@@ -27,6 +27,8 @@ func Inspect(n Node, f func(Node) bool) {
 		if n.As != nil {
 			Inspect(n.As, f)
 		}
+	case *Require:
+		inspectExpr(n.Cond, f)
 	case *When:
 		inspectExpr(n.Cond, f)
 	case *Derive:
