@@ -474,14 +474,23 @@ func (c *checker) policy(b *syntax.Block) {
 			continue
 		}
 		key := e.Key.Name
+		var ks ir.PolicyKey
+		if known {
+			if ks, ok = spec.Key(key); ok {
+				key = ks.Key // an alias is stored under the key's name
+			}
+		}
 		if prev, dup := seen[key]; dup {
+			if prev.Key.Name != e.Key.Name {
+				c.errorf(e.Key.NamePos, "policy %s: %s and %s are the same key (given at %s)", name, e.Key.Name, prev.Key.Name, prev.Key.NamePos)
+				continue
+			}
 			c.errorf(e.Key.NamePos, "policy %s: duplicate key %s (first at %s)", name, key, prev.Key.NamePos)
 			continue
 		}
 		seen[key] = e
-		var ks ir.PolicyKey
 		if known {
-			if ks, ok = spec.Key(key); !ok {
+			if _, ok = spec.Key(key); !ok {
 				names := make([]string, len(spec.Keys))
 				for i, k := range spec.Keys {
 					names[i] = k.Key
@@ -495,7 +504,9 @@ func (c *checker) policy(b *syntax.Block) {
 			continue
 		}
 		if known {
-			if v, ok = c.typedKey(name, ks, v, e); !ok {
+			written := ks
+			written.Key = e.Key.Name // messages name the key as written
+			if v, ok = c.typedKey(name, written, v, e); !ok {
 				continue
 			}
 		}
@@ -626,6 +637,11 @@ func (c *checker) typedKey(pol string, ks ir.PolicyKey, v ir.Value, e *syntax.En
 
 // policyValue resolves policy.NAME.KEY.
 func (c *checker) policyValue(name, key string, pos syntax.Pos) (ir.Value, bool) {
+	if spec, known := ir.KnownPolicy(name); known {
+		if k, ok := spec.Key(key); ok {
+			key = k.Key // an alias reads the key it names
+		}
+	}
 	if info := c.pols[name]; info != nil {
 		if info.index < 0 {
 			c.errorf(pos, "policy %s is not checked yet (a policy cannot read a policy)", name)

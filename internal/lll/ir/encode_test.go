@@ -58,7 +58,7 @@ func TestEncodeDeterministicAndRoundTrip(t *testing.T) {
 	if q := d.QualityMeter(); q.PercentileTarget != 96 || q.Mass != 0.4 || q.MinSamples != 100 {
 		t.Errorf("QualityMeter() = %+v", q)
 	}
-	if d := d.DerivedEventsPerf(); !d.Set || d.MaxPerMinute != 2000 || d.OverflowAction != "shed_derived" {
+	if d := d.DerivedEventsPerf(); !d.Set || d.MaxPerMinute != 2000 || d.OnOverload != "shed_derived" {
 		t.Errorf("DerivedEventsPerf() = %+v", d)
 	}
 }

@@ -25,6 +25,10 @@ type PolicyKey struct {
 	Default    Value
 	Min, Max   float64  // KeyNumber, KeyInteger
 	Enum       []string // KeyEnum
+	// Alias is another spelling of the key, accepted in source and
+	// stored under Key (the v8 seed's names where ARCHITECTURE.md
+	// chose another).
+	Alias string
 }
 
 // PolicySpec is a known policy: the data plane reads it (ARCHITECTURE.md §6).
@@ -33,10 +37,10 @@ type PolicySpec struct {
 	Keys []PolicyKey // sorted by key
 }
 
-// Key returns the spec of key.
+// Key returns the spec of key, or of the key key is an alias of.
 func (s PolicySpec) Key(key string) (PolicyKey, bool) {
 	for _, k := range s.Keys {
-		if k.Key == key {
+		if k.Key == key || (k.Alias != "" && k.Alias == key) {
 			return k, true
 		}
 	}
@@ -61,7 +65,10 @@ func KnownPolicies() []PolicySpec {
 	return []PolicySpec{
 		{Name: PolicyDerivedEventsPerf, Keys: []PolicyKey{
 			{Key: "max_per_minute", Kind: KeyInteger, Min: 1, Max: 1e9},
-			{Key: "overflow_action", Kind: KeyEnum, Enum: []string{"shed_derived", "slow_ingest", "reject_429"}},
+			// ARCHITECTURE.md §6 names it on_overload; the v8 seed (§15.3)
+			// overflow_action. Ingest is never slowed unless asked.
+			{Key: "on_overload", Alias: "overflow_action", Kind: KeyEnum, Enum: []string{"shed_derived", "slow_ingest", "reject_429"},
+				HasDefault: true, Default: String("shed_derived")},
 		}},
 		{Name: PolicyQualityMeter, Keys: []PolicyKey{
 			{Key: "horizon", Kind: KeyDuration},
@@ -180,9 +187,9 @@ func (p *Program) QualityMeter() QualityMeter {
 
 // DerivedEventsPerf is the typed derived_events_perf policy.
 type DerivedEventsPerf struct {
-	Set            bool // the program declares the policy (it has no defaults)
-	MaxPerMinute   int
-	OverflowAction string // shed_derived | slow_ingest | reject_429
+	Set          bool // the program declares the policy (it has no defaults)
+	MaxPerMinute int
+	OnOverload   string // shed_derived | slow_ingest | reject_429
 }
 
 // DerivedEventsPerf returns the program's derived_events_perf policy.
@@ -195,8 +202,8 @@ func (p *Program) DerivedEventsPerf() DerivedEventsPerf {
 	if v, ok := pol.Get("max_per_minute"); ok {
 		d.MaxPerMinute = int(v.Num)
 	}
-	if v, ok := pol.Get("overflow_action"); ok {
-		d.OverflowAction = v.Str
+	if v, ok := pol.Get("on_overload"); ok {
+		d.OnOverload = v.Str
 	}
 	return d
 }
