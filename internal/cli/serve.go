@@ -237,7 +237,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		CORSOrigins: o.identity.corsOrigins,
 		Usage:       idn.usage,
 		Validate:    validateWith(progs),
-		OpenAPI:     a.openAPIDocument(baseURL, o.data),
+		OpenAPI:     newOpenAPIDocs(a.version, baseURL, progs).document,
 	})
 	if err != nil {
 		_ = ln.Close()

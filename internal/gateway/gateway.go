@@ -88,10 +88,12 @@ type Config struct {
 	// spans ingested, export bytes) for GET /metrics/public.
 	Usage *quota.Usage
 	// OpenAPI returns the OpenAPI document served at GET /openapi.yaml
-	// (internal/openapi.Build); nil answers it 501 not_implemented. It is
-	// called on every request, so it should cache; it must be safe for
-	// concurrent use.
-	OpenAPI func() ([]byte, error)
+	// (internal/openapi.Build) for tenant: "" for a request without a
+	// token (the built-in routes), else the tenant of the request's valid
+	// token (its entity schemas too). nil answers it 501 not_implemented.
+	// It is called on every request, so it should cache; it must be safe
+	// for concurrent use.
+	OpenAPI func(tenant string) ([]byte, error)
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -117,10 +119,10 @@ type Server struct {
 	exports      *export.Dir     // nil: export routes answer 501
 	exportOrigin string
 	exportSigner func() note.Signer
-	access       *Access                // nil in Dev mode
-	usage        *quota.Usage           // nil: usage is not counted
-	validateFn   ValidateFunc           // nil: no validators
-	openAPI      func() ([]byte, error) // nil: GET /openapi.yaml answers 501
+	access       *Access                             // nil in Dev mode
+	usage        *quota.Usage                        // nil: usage is not counted
+	validateFn   ValidateFunc                        // nil: no validators
+	openAPI      func(tenant string) ([]byte, error) // nil: GET /openapi.yaml answers 501
 	corsOrigins  map[string]bool
 	handler      http.Handler
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,14 +109,14 @@ func TestOpenAPIRoute(t *testing.T) {
 	doc := []byte("openapi: 3.1.0\n")
 	for _, tc := range []struct {
 		name     string
-		openAPI  func() ([]byte, error)
+		openAPI  func(string) ([]byte, error)
 		status   int
 		code     string
 		wantBody []byte
 	}{
-		{"served", func() ([]byte, error) { return doc, nil }, http.StatusOK, "", doc},
+		{"served", func(string) ([]byte, error) { return doc, nil }, http.StatusOK, "", doc},
 		{"not configured", nil, http.StatusNotImplemented, codeNotImplemented, nil},
-		{"failing", func() ([]byte, error) { return nil, errors.New("secret cause") }, http.StatusInternalServerError, codeInternal, nil},
+		{"failing", func(string) ([]byte, error) { return nil, errors.New("secret cause") }, http.StatusInternalServerError, codeInternal, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(c *Config) {
@@ -143,6 +144,119 @@ func TestOpenAPIRoute(t *testing.T) {
 				t.Errorf("HEAD: %d with %d bytes", resp.StatusCode, len(body))
 			}
 		})
+	}
+}
+
+// TestOpenAPIPerTenant: GET /openapi.yaml stays public and serves the
+// anonymous document without a token; with a valid token (whatever it
+// grants) the document of the token's tenant; a header that does not
+// carry a valid token is 401 like on every guarded route (and reaches
+// Denied), never the anonymous document; the token's request quota
+// applies; without authentication (--dev) the header is not read.
+func TestOpenAPIPerTenant(t *testing.T) {
+	tokens := fakeTokens{
+		"admin-acme":      {Subject: "sa_a", Tenant: "acme", Roles: []string{"admin"}, Grants: auth.Grants{"*"}, Kind: auth.KindService},
+		"nothing-bakery":  {Subject: "sa_b", Tenant: "bakery", Roles: []string{"none"}, Kind: auth.KindService},
+		"admin-brokenco":  {Subject: "sa_c", Tenant: "brokenco", Roles: []string{"admin"}, Grants: auth.Grants{"*"}, Kind: auth.KindService},
+		"admin-quotaless": {Subject: "sa_d", Tenant: "quotaless", Roles: []string{"admin"}, Grants: auth.Grants{"*"}, Kind: auth.KindService},
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lim, err := quota.New(quota.Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lim.Set("quotaless", quota.Limits{Requests: quota.Limit{PerSecond: 1, Burst: 1}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		asked  []string
+		denied []string
+	)
+	document := func(tenant string) ([]byte, error) {
+		mu.Lock()
+		asked = append(asked, tenant)
+		mu.Unlock()
+		if tenant == "brokenco" {
+			return nil, errors.New("secret cause")
+		}
+		return []byte("openapi: 3.1.0 # " + tenant + "\n"), nil
+	}
+	e := newEnv(t, func(c *Config) {
+		c.OpenAPI = document
+		c.Access = &Access{Verify: tokens.verify, Quotas: lim, Denied: func(tenant, reason string) {
+			mu.Lock()
+			denied = append(denied, tenant+": "+reason)
+			mu.Unlock()
+		}}
+	})
+	for _, tc := range []struct {
+		name, authorization string
+		status              int
+		body                string // for 200
+		asked               string // the tenant Config.OpenAPI is asked for; "-" for no call
+		denied              string
+	}{
+		{"anonymous", "", 200, "openapi: 3.1.0 # \n", "", ""},
+		{"acme's token", "Bearer admin-acme", 200, "openapi: 3.1.0 # acme\n", "acme", ""},
+		{"a token granting nothing", "Bearer nothing-bakery", 200, "openapi: 3.1.0 # bakery\n", "bakery", ""},
+		{"a token that does not verify", "Bearer forged", 401, "", "-", ": invalid token"},
+		{"another scheme", "Basic YTpi", 401, "", "-", ": malformed Authorization header"},
+		{"an empty bearer", "Bearer ", 401, "", "-", ": malformed Authorization header"},
+		{"a tenant whose document fails", "Bearer admin-brokenco", 500, "", "brokenco", ""},
+		{"within the quota", "Bearer admin-quotaless", 200, "openapi: 3.1.0 # quotaless\n", "quotaless", ""},
+		{"over the quota", "Bearer admin-quotaless", 429, "", "-", "quotaless: quota requests"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			asked, denied = nil, nil
+			mu.Unlock()
+			hdr := map[string]string{}
+			if tc.authorization != "" {
+				hdr["Authorization"] = tc.authorization
+			}
+			resp, body := e.get("/openapi.yaml", hdr)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d\n%s", resp.StatusCode, tc.status, body)
+			}
+			switch tc.status {
+			case 200:
+				if string(body) != tc.body || resp.Header.Get("Vary") != "Authorization" {
+					t.Errorf("body %q (Vary %q), want %q (Vary Authorization)", body, resp.Header.Get("Vary"), tc.body)
+				}
+			case 401:
+				if p := decodeProblem(t, resp, body); p.Code != codeUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+					t.Errorf("problem %+v, WWW-Authenticate %q: want unauthorized with a challenge", p, resp.Header.Get("WWW-Authenticate"))
+				}
+			case 500:
+				if p := decodeProblem(t, resp, body); p.Code != codeInternal || strings.Contains(p.Detail, "secret") {
+					t.Errorf("problem %+v, want internal without the cause", p)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			wantAsked := []string{tc.asked}
+			if tc.asked == "-" {
+				wantAsked = nil
+			}
+			if !slices.Equal(asked, wantAsked) {
+				t.Errorf("Config.OpenAPI asked for %q, want %q", asked, wantAsked)
+			}
+			var wantDenied []string
+			if tc.denied != "" {
+				wantDenied = []string{tc.denied}
+			}
+			if !slices.Equal(denied, wantDenied) {
+				t.Errorf("Denied saw %q, want %q", denied, wantDenied)
+			}
+		})
+	}
+
+	// --dev authenticates nobody: the header is not read.
+	dev := newEnv(t, func(c *Config) { c.OpenAPI = document })
+	resp, body := dev.get("/openapi.yaml", map[string]string{"Authorization": "Bearer forged"})
+	if resp.StatusCode != http.StatusOK || string(body) != "openapi: 3.1.0 # \n" {
+		t.Errorf("--dev with a header: %d %q, want the anonymous document", resp.StatusCode, body)
 	}
 }
 
@@ -209,7 +323,7 @@ func checkAnswer(t *testing.T, doc *openapi3.T, method, template string, resp *h
 func TestOpenAPIDescribesAnswers(t *testing.T) {
 	doc, raw := loadOpenAPI(t)
 	ae := newAccessEnv(t, nil)
-	ae.srv.openAPI = func() ([]byte, error) { return raw, nil } // set before any request of this test
+	ae.srv.openAPI = func(string) ([]byte, error) { return raw, nil } // set before any request of this test
 	admin := "admin-acme"
 	span := func(id string) string {
 		return spanJSON(map[string]any{"tenant": "acme", "id": id, "who": "w", "did": "d", "this": "x", "when": "2026-01-02T03:04:05Z"})
@@ -249,6 +363,8 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 		{"GET", "/healthz", "/healthz", "", "", "", nil, 200},
 		{"GET", "/readyz", "/readyz", "", "", "", nil, 200},
 		{"GET", "/openapi.yaml", "/openapi.yaml", "", "", "", nil, 200},
+		{"GET", "/openapi.yaml", "/openapi.yaml", "", "", admin, nil, 200},
+		{"GET", "/openapi.yaml", "/openapi.yaml", "", "", "forged", nil, 401},
 	}
 	for _, c := range calls {
 		hdr := map[string]string{}

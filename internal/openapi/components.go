@@ -313,6 +313,7 @@ func headers() m {
 		"Logline-Checkpoint-Root", m{"description", "The root of that tree (standard base64). Check proofs against a checkpoint you verified, never against this header alone.", "schema", b64Hash("")},
 		"Logline-Next-Cursor", m{"description", "A trailer (declared in Trailer): the next log index to read, set whenever the server ends the stream (end of log without follow, cut-off, shutdown).", "schema", m{"type", "integer", "minimum", 0}},
 		"Cache-Control", m{"description", "Caching rules of the answer.", "schema", m{"type", "string"}},
+		"Vary", m{"description", "Request headers the answer depends on (Authorization: the document differs per tenant).", "schema", m{"type", "string"}},
 	}
 }
 

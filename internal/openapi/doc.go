@@ -18,7 +18,10 @@
 //     OAuthError);
 //   - on every route that needs a token, security [bearerAuth] (HTTP
 //     bearer, JWT: an LLST) and the extension x-logline-capability naming
-//     the capability the token must grant; public routes have neither;
+//     the capability the token must grant; public routes have neither,
+//     except GET /openapi.yaml, whose security [{}, bearerAuth] says a
+//     token is optional (with one, the token's tenant's entity schemas
+//     are in the document);
 //   - NDJSON bodies described as strings with the schema of one line in
 //     the extension x-logline-line-schema (OpenAPI 3.1 cannot say it;
 //     3.2's itemSchema can);
@@ -57,5 +60,8 @@
 // not a span member a client may send, a path into a member that is not
 // an object (only data, input, output, error and metadata are), an
 // unknown type, and a member declared twice with different types or both
-// as a non-object and as having members.
+// as a non-object and as having members. Its error is then a
+// *SchemaError naming the schema and the field by index, so a caller
+// that converted them from .lll schema blocks can point at the source;
+// CheckSchemas runs the same checks without building.
 package openapi

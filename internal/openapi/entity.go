@@ -83,26 +83,58 @@ func (n *pathNode) child(name string) *pathNode {
 	return c
 }
 
+// SchemaError is why Build refuses one of Options.Schemas. It wraps
+// ErrInvalidSchema and says which schema (and field) is at fault, so a
+// caller holding the source of the schemas (a .lll schema block) can
+// point at it.
+type SchemaError struct {
+	// Schema indexes Options.Schemas.
+	Schema int
+	// Field indexes that schema's Fields; -1 when the schema itself
+	// (its name or entity type) is at fault.
+	Field int
+	// Msg says what is wrong: "schema order: field \"data.total.cents\": …".
+	Msg string
+}
+
+func (e *SchemaError) Error() string { return ErrInvalidSchema.Error() + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalidSchema) hold.
+func (e *SchemaError) Unwrap() error { return ErrInvalidSchema }
+
+// CheckSchemas reports the first of ss that Build would refuse, as a
+// *SchemaError; nil when Build accepts them all.
+func CheckSchemas(ss []EntitySchema) error {
+	if err := checkEntitySchemas(ss); err != nil {
+		return err
+	}
+	return nil
+}
+
 // checkEntitySchemas validates every schema, and that names and entity
 // types are unique.
-func checkEntitySchemas(ss []EntitySchema) error {
+func checkEntitySchemas(ss []EntitySchema) *SchemaError {
 	names, types := map[string]bool{}, map[string]string{}
-	for _, s := range ss {
+	for i, s := range ss {
+		bad := func(format string, args ...any) *SchemaError {
+			return &SchemaError{Schema: i, Field: -1, Msg: fmt.Sprintf(format, args...)}
+		}
 		if !schemaNameRE.MatchString(s.Name) {
-			return fmt.Errorf("%w: name %q: want 1–64 characters from [A-Za-z0-9_.-]", ErrInvalidSchema, s.Name)
+			return bad("name %q: want 1–64 characters from [A-Za-z0-9_.-]", s.Name)
 		}
 		if names[s.Name] {
-			return fmt.Errorf("%w: schema %s is declared twice", ErrInvalidSchema, s.Name)
+			return bad("schema %s is declared twice", s.Name)
 		}
 		names[s.Name] = true
 		if !entityTypeRE.MatchString(s.EntityType) {
-			return fmt.Errorf("%w: schema %s: entity_type %q: want 1–64 characters from [a-z0-9_.:-]", ErrInvalidSchema, s.Name, s.EntityType)
+			return bad("schema %s: entity_type %q: want 1–64 characters from [a-z0-9_.:-]", s.Name, s.EntityType)
 		}
 		if other, ok := types[s.EntityType]; ok {
-			return fmt.Errorf("%w: schemas %s and %s both describe entity_type %q", ErrInvalidSchema, other, s.Name, s.EntityType)
+			return bad("schemas %s and %s both describe entity_type %q", other, s.Name, s.EntityType)
 		}
 		types[s.EntityType] = s.Name
 		if _, err := fieldTree(s); err != nil {
+			err.Schema = i
 			return err
 		}
 	}
@@ -112,12 +144,13 @@ func checkEntitySchemas(ss []EntitySchema) error {
 // fieldTree arranges a schema's fields by path. A path's first member
 // must be a span member a client may send, and only object members (data,
 // input, output, error, metadata) may be entered; a member given as a
-// leaf of another type than object cannot also have members.
-func fieldTree(s EntitySchema) (*pathNode, error) {
+// leaf of another type than object cannot also have members. An error
+// names the field (its Schema is left 0 for the caller to set).
+func fieldTree(s EntitySchema) (*pathNode, *SchemaError) {
 	root := &pathNode{}
-	for _, f := range s.Fields {
-		bad := func(why string) error {
-			return fmt.Errorf("%w: schema %s: field %q: %s", ErrInvalidSchema, s.Name, f.Path, why)
+	for i, f := range s.Fields {
+		bad := func(why string) *SchemaError {
+			return &SchemaError{Field: i, Msg: fmt.Sprintf("schema %s: field %q: %s", s.Name, f.Path, why)}
 		}
 		if _, ok := fieldTypeSchema(f.Type); !ok {
 			return nil, bad(fmt.Sprintf("type %q: want string, number, integer, bool, array, object or rfc3339", f.Type))
@@ -136,13 +169,13 @@ func fieldTree(s EntitySchema) (*pathNode, error) {
 			return nil, bad(fmt.Sprintf("%q is always an object", parts[0]))
 		}
 		n := root
-		for i, p := range parts {
+		for j, p := range parts {
 			n = n.child(p)
 			if f.Required {
 				n.required = true
 			}
-			if i < len(parts)-1 && n.leaf && n.typ != "" && n.typ != "object" {
-				return nil, bad(fmt.Sprintf("%q is declared as %s, so it has no members", strings.Join(parts[:i+1], "."), n.typ))
+			if j < len(parts)-1 && n.leaf && n.typ != "" && n.typ != "object" {
+				return nil, bad(fmt.Sprintf("%q is declared as %s, so it has no members", strings.Join(parts[:j+1], "."), n.typ))
 			}
 		}
 		if n.leaf && n.typ != f.Type {

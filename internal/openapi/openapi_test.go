@@ -165,10 +165,18 @@ func TestOpenAPISecurity(t *testing.T) {
 	if doc.Security != nil {
 		t.Errorf("top-level security %v: each operation says its own", doc.Security)
 	}
-	var public []string
+	var public, optional []string
 	for name, op := range opsOf(doc) {
 		capability, hasCap := op.Extensions["x-logline-capability"].(string)
 		secured := op.Security != nil && len(*op.Security) > 0
+		if secured && len((*op.Security)[0]) == 0 {
+			// Optional authentication: [{}, {bearerAuth: []}], no capability.
+			optional = append(optional, name)
+			if hasCap || len(*op.Security) != 2 || (*op.Security)[1]["bearerAuth"] == nil || op.Responses.Status(401) == nil {
+				t.Errorf("%s: optional security %v with capability %q: want [{}, bearerAuth: []], no capability, a 401 response", name, *op.Security, capability)
+			}
+			secured = false
+		}
 		if hasCap != secured {
 			t.Errorf("%s: capability %q but security %v: want both or neither", name, capability, op.Security)
 		}
@@ -189,6 +197,9 @@ func TestOpenAPISecurity(t *testing.T) {
 	want := []string{"GET /.well-known/jwks.json", "GET /auth/callback", "GET /auth/login", "GET /healthz", "GET /log/key", "GET /openapi.yaml", "GET /readyz", "POST /auth/token"}
 	if !slices.Equal(public, want) {
 		t.Errorf("public operations = %v, want %v", public, want)
+	}
+	if want := []string{"GET /openapi.yaml"}; !slices.Equal(optional, want) {
+		t.Errorf("operations with optional authentication = %v, want %v", optional, want)
 	}
 }
 
@@ -399,38 +410,49 @@ func TestOpenAPIRefusesBadSchemas(t *testing.T) {
 		return []EntitySchema{s}
 	}
 	for _, tc := range []struct {
-		name    string
-		schemas []EntitySchema
-		want    string
+		name          string
+		schemas       []EntitySchema
+		want          string
+		schema, field int // the SchemaError's indices
 	}{
-		{"empty name", []EntitySchema{{EntityType: "a"}}, "name"},
-		{"name with a slash", []EntitySchema{{Name: "a/b", EntityType: "a"}}, "name"},
-		{"no entity type", []EntitySchema{{Name: "a"}}, "entity_type"},
-		{"upper-case entity type", []EntitySchema{{Name: "a", EntityType: "Order"}}, "entity_type"},
-		{"two of one name", []EntitySchema{ok, {Name: "a", EntityType: "b"}}, "declared twice"},
-		{"two of one entity type", []EntitySchema{ok, {Name: "b", EntityType: "a"}}, "both describe"},
-		{"unknown type", with(Field{Path: "data.x", Type: "float"}), "type"},
-		{"empty path", with(Field{Path: ""}), "empty member"},
-		{"empty member", with(Field{Path: "data..x"}), "empty member"},
-		{"trailing dot", with(Field{Path: "data."}), "empty member"},
-		{"unknown top-level member", with(Field{Path: "colour"}), "not a span member"},
-		{"server field", with(Field{Path: "log_index"}), "not a span member"},
-		{"alias", with(Field{Path: "tenant_id"}), "not a span member"},
-		{"path into a string", with(Field{Path: "who.first"}), "not an object"},
-		{"data as a string", with(Field{Path: "data", Type: "string"}), "always an object"},
-		{"members of a number", with(Field{Path: "data.total", Type: "number"}, Field{Path: "data.total.cents"}), "no members"},
-		{"a number with members", with(Field{Path: "data.total.cents"}, Field{Path: "data.total", Type: "number"}), "has members"},
-		{"declared twice", with(Field{Path: "data.x", Type: "number"}, Field{Path: "data.x", Type: "string"}), "declared twice"},
+		{"empty name", []EntitySchema{{EntityType: "a"}}, "name", 0, -1},
+		{"name with a slash", []EntitySchema{{Name: "a/b", EntityType: "a"}}, "name", 0, -1},
+		{"no entity type", []EntitySchema{{Name: "a"}}, "entity_type", 0, -1},
+		{"upper-case entity type", []EntitySchema{{Name: "a", EntityType: "Order"}}, "entity_type", 0, -1},
+		{"two of one name", []EntitySchema{ok, {Name: "a", EntityType: "b"}}, "declared twice", 1, -1},
+		{"two of one entity type", []EntitySchema{ok, {Name: "b", EntityType: "a"}}, "both describe", 1, -1},
+		{"unknown type", with(Field{Path: "data.x", Type: "float"}), "type", 0, 0},
+		{"empty path", with(Field{Path: ""}), "empty member", 0, 0},
+		{"empty member", with(Field{Path: "data..x"}), "empty member", 0, 0},
+		{"trailing dot", with(Field{Path: "data."}), "empty member", 0, 0},
+		{"unknown top-level member", with(Field{Path: "colour"}), "not a span member", 0, 0},
+		{"server field", with(Field{Path: "log_index"}), "not a span member", 0, 0},
+		{"alias", with(Field{Path: "tenant_id"}), "not a span member", 0, 0},
+		{"path into a string", with(Field{Path: "who.first"}), "not an object", 0, 0},
+		{"data as a string", with(Field{Path: "data", Type: "string"}), "always an object", 0, 0},
+		{"members of a number", with(Field{Path: "data.total", Type: "number"}, Field{Path: "data.total.cents"}), "no members", 0, 1},
+		{"a number with members", with(Field{Path: "data.total.cents"}, Field{Path: "data.total", Type: "number"}), "has members", 0, 1},
+		{"declared twice", with(Field{Path: "data.x", Type: "number"}, Field{Path: "data.x", Type: "string"}), "declared twice", 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Build(Options{Schemas: tc.schemas})
 			if !errors.Is(err, ErrInvalidSchema) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Build = %v, want ErrInvalidSchema mentioning %q", err, tc.want)
 			}
+			var se *SchemaError
+			if !errors.As(err, &se) || se.Schema != tc.schema || se.Field != tc.field {
+				t.Errorf("Build = %#v, want a *SchemaError at schema %d, field %d", err, tc.schema, tc.field)
+			}
+			if cerr := CheckSchemas(tc.schemas); cerr == nil || !strings.HasSuffix(err.Error(), cerr.Error()) {
+				t.Errorf("CheckSchemas = %v, want the error of Build (%v)", cerr, err)
+			}
 		})
 	}
 	if _, err := Build(Options{ServerURL: "ftp://x"}); err == nil {
 		t.Error("Build accepted an ftp server URL")
+	}
+	if err := CheckSchemas(testSchemas()); err != nil {
+		t.Errorf("CheckSchemas(testSchemas()) = %v", err)
 	}
 	// The same field twice with the same type is one constraint.
 	if _, err := Build(Options{Schemas: with(Field{Path: "data.x", Type: "number"}, Field{Path: "data.x", Type: "number", Required: true})}); err != nil {

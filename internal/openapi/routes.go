@@ -288,8 +288,11 @@ func operations() []operation {
 			"operationId", "getOpenAPI",
 			"tags", l{"meta"},
 			"summary", "This document",
-			"responses", answers([]status{{200, m{"description", "The OpenAPI 3.1 document of this server.", "headers", hdrs("Cache-Control"),
-				"content", m{"application/yaml", m{"schema", m{"type", "string"}}}}}}, "Internal", "NotImplemented"),
+			"description", "Public: without a token, the built-in routes and components. With a valid token (any capability), the document also holds the entity schemas of the token's tenant's .lll schema blocks (Span_<name>, and SpanInput choosing among them), as its programs in force define them. A token that does not verify is 401, never a silent fallback to the anonymous document.",
+			// Optional authentication: anonymous or a bearer token.
+			"security", l{m{}, m{"bearerAuth", l{}}},
+			"responses", answers([]status{{200, m{"description", "The OpenAPI 3.1 document of this server (and of the token's tenant).", "headers", hdrs("Cache-Control", "Vary"),
+				"content", m{"application/yaml", m{"schema", m{"type", "string"}}}}}}, "Unauthorized", "TooManyRequests", "Internal", "NotImplemented"),
 		}},
 		{"GET", "/.well-known/jwks.json", "", m{
 			"operationId", "getJWKS",
