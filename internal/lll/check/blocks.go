@@ -207,8 +207,75 @@ func (c *checker) fieldRule(r *syntax.FieldRule, seen map[string]syntax.Pos) (ir
 		}
 		out.Type = t
 		out.Text += " as " + quote(r.As.Value)
+		if len(p.Steps) == 0 {
+			f, _ := ir.LookupSpanField(p.Field)
+			if !fieldTypeFits(f.Type, t) {
+				c.errorf(r.As.ValuePos, "field %q is %s; it can never be %s", name, spanTypeName(f.Type), quote(r.As.Value))
+				return ir.FieldRule{}, false
+			}
+		}
 	}
 	return out, true
+}
+
+// spanTypeName names a span field's type in the words of field types.
+func spanTypeName(t ir.Type) string {
+	switch t {
+	case ir.TMap:
+		return "an object"
+	case ir.TList:
+		return "an array"
+	case ir.TNumber:
+		return "a number"
+	case ir.TTime:
+		return "an RFC 3339 time"
+	case ir.TBool:
+		return "a bool"
+	}
+	return "a string"
+}
+
+// fieldTypeFits reports whether a span field of static type st can hold
+// a value of field type ft.
+func fieldTypeFits(st ir.Type, ft ir.FieldType) bool {
+	switch ft {
+	case ir.FieldString: // when is a string on the wire
+		return st == ir.TString || st == ir.TTime
+	case ir.FieldRFC3339:
+		return st == ir.TString || st == ir.TTime
+	case ir.FieldNumber, ir.FieldInteger:
+		return st == ir.TNumber
+	case ir.FieldBool:
+		return st == ir.TBool
+	case ir.FieldArray:
+		return st == ir.TList
+	case ir.FieldObject:
+		return st == ir.TMap
+	}
+	return true
+}
+
+// fieldShapes checks the rules of one block together: a member typed as
+// anything but an object cannot have members of its own.
+func (c *checker) fieldShapes(rules []*syntax.FieldRule) {
+	typed := map[string]*syntax.FieldRule{} // name → rule typing it as a non-object
+	for _, r := range rules {
+		if r.As != nil && r.As.Value != "object" {
+			typed[r.Field.Value] = r
+		}
+	}
+	for _, r := range rules {
+		name := r.Field.Value
+		for i := len(name) - 1; i > 0; i-- {
+			if name[i] != '.' {
+				continue
+			}
+			if t := typed[name[:i]]; t != nil {
+				c.errorf(r.Field.ValuePos, "field %q is inside %q, which is declared %s at %s; only an object has members", name, name[:i], quote(t.As.Value), t.As.ValuePos)
+				break
+			}
+		}
+	}
 }
 
 func (c *checker) entityTypeLit(s *syntax.StringLit, what string) bool {
@@ -226,10 +293,13 @@ func (c *checker) validator(b *syntax.Block) {
 	v.Input = c.inputEntry(entries["input"])
 	seen := map[string]syntax.Pos{}
 	var onFail *syntax.OnFail
+	var rules []*syntax.FieldRule
+	defer func() { c.fieldShapes(rules) }()
 	for _, it := range stmts {
 		switch it := it.(type) {
 		case *syntax.FieldRule:
 			if r, ok := c.fieldRule(it, seen); ok {
+				rules = append(rules, it)
 				v.Rules = append(v.Rules, r)
 			}
 		case *syntax.When:
@@ -404,6 +474,14 @@ func (c *checker) schema(b *syntax.Block) {
 		if et, ok := c.stringEntry(e); ok {
 			if validEntityType(et) {
 				s.EntityType = et
+				if prev, dup := c.schemaTypes[et]; dup {
+					c.errorf(e.Value.Pos(), "schema %s: entity type %q already has a schema (%s)", b.Name.Name, et, prev)
+				} else {
+					if c.schemaTypes == nil {
+						c.schemaTypes = map[string]string{}
+					}
+					c.schemaTypes[et] = b.Name.Name + " at " + where(c.file, b.Name.NamePos)
+				}
 			} else {
 				c.errorf(e.Value.Pos(), "entity_type: %q is not an entity type ([a-z0-9_.:-], 1 to 64 characters)", et)
 			}
@@ -412,13 +490,16 @@ func (c *checker) schema(b *syntax.Block) {
 		c.errorf(b.Name.NamePos, "schema %s: missing entity_type (entity_type: \"TYPE\")", b.Name.Name)
 	}
 	seen := map[string]syntax.Pos{}
+	var rules []*syntax.FieldRule
 	for _, it := range stmts {
 		if fr, ok := it.(*syntax.FieldRule); ok {
 			if r, ok := c.fieldRule(fr, seen); ok {
+				rules = append(rules, fr)
 				s.Fields = append(s.Fields, r)
 			}
 		}
 	}
+	c.fieldShapes(rules)
 	c.prog.Schemas = append(c.prog.Schemas, s)
 }
 

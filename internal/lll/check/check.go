@@ -80,6 +80,8 @@ type checker struct {
 
 	pols map[string]*policyInfo // declared policies by name
 
+	schemaTypes map[string]string // entity type → "NAME at FILE:LINE:COL" of the schema declaring it
+
 	// scope of the expression being checked
 	scope scope
 }
