@@ -132,6 +132,7 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newFmt(),
 		a.newCheck(),
 		a.newOpenAPI(),
+		a.newQuality(),
 		bench.NewCommand(),
 	)
 	return root

@@ -43,12 +43,14 @@ var rules = map[string][]string{
 
 	// The .lll toolchain (issue 6): one package per phase, each importing
 	// only earlier ones.
-	"internal/lll/syntax":       {},
-	"internal/lll/ir":           {"internal/span"},
-	"internal/lll/check":        {"internal/lll/ir", "internal/lll/syntax"},
-	"internal/lll/policyyaml":   {"internal/lll/syntax"},
-	"internal/lll/eval":         {"internal/lll/ir", "internal/span"},
-	"internal/lll/bundle":       {"internal/span"},
+	"internal/lll/syntax":     {},
+	"internal/lll/ir":         {"internal/span"},
+	"internal/lll/check":      {"internal/lll/ir", "internal/lll/syntax"},
+	"internal/lll/policyyaml": {"internal/lll/syntax"},
+	"internal/lll/eval":       {"internal/lll/ir", "internal/span"},
+	"internal/lll/bundle":     {"internal/span"},
+	// The data plane (issue 7): pure derivation, reads spans and programs.
+	"internal/derive":           {"internal/lll/eval", "internal/lll/ir", "internal/span"},
 	"internal/programs":         {"internal/lll/bundle", "internal/lll/check", "internal/lll/eval", "internal/lll/ir", "internal/lll/policyyaml", "internal/lll/syntax"},
 	"internal/auth":             {},
 	"internal/auth/llst":        {"internal/auth", "internal/durable"},

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/logline/logline/internal/derive"
+)
+
+// TestQualitySimulate: the corpus under the default policy and a tuned
+// one; byte-identical output on every run; bad input and policies are
+// precise errors that write nothing.
+func TestQualitySimulate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	out1, out2 := filepath.Join(dir, "a.logline"), filepath.Join(dir, "b.logline")
+	stdout, errOut, code := runMain(t, ctx, nil, "", "quality", "simulate", "--spans", corpusFile, "--out", out1, "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var sum derive.Summary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("summary %q: %v", stdout, err)
+	}
+	if sum.Spans != 8577 || sum.Linked != 8577 || sum.Scores.Count != sum.Trajectories || sum.Closed["timeout"]+sum.Closed["end_of_input"]+sum.Closed["window"] != sum.Trajectories {
+		t.Errorf("summary %+v", sum)
+	}
+	if _, errOut, code := runMain(t, ctx, nil, "", "quality", "simulate", "--spans", corpusFile, "--out", out2); code != ExitOK {
+		t.Fatalf("second run: exit %d: %s", code, errOut)
+	}
+	a, _ := os.ReadFile(out1)
+	b, _ := os.ReadFile(out2)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("two runs differ (%d and %d bytes)", len(a), len(b))
+	}
+	lines := strings.Split(strings.TrimSpace(string(a)), "\n")
+	if int64(len(lines)) != sum.DerivedSpans {
+		t.Errorf("%d lines written, summary says %d derived spans", len(lines), sum.DerivedSpans)
+	}
+
+	// Cases of the corpus last days to weeks: a tuned policy keeps one
+	// trajectory per case and scores them higher.
+	tuned := writeLLL(t, dir, "tuned.yaml", "trajectory_linker:\n  window: 30d\n  close_timeout: 14d\nquality_meter:\n  min_score: 40\n")
+	stdout, errOut, code = runMain(t, ctx, nil, "", "quality", "simulate", "--spans", corpusFile, "--policy", tuned, "--json")
+	if code != ExitOK {
+		t.Fatalf("tuned: exit %d: %s", code, errOut)
+	}
+	var tsum derive.Summary
+	if err := json.Unmarshal([]byte(stdout), &tsum); err != nil {
+		t.Fatal(err)
+	}
+	if tsum.Trajectories >= sum.Trajectories || tsum.Scores.P50 <= sum.Scores.P50 {
+		t.Errorf("tuned %+v\ndefault %+v", tsum, sum)
+	}
+
+	bad := writeLLL(t, dir, "bad.ndjson", `{"id":"a","tenant":"t","who":"w","this":"x","when":"2026-01-01T00:00:00Z"}`+"\n"+`{"id":"b","tenant":"t","this":"x","when":"yesterday"}`+"\n")
+	badPolicy := writeLLL(t, dir, "bad.yaml", "trajectory_linker:\n  window: soon\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad line", []string{"--spans", bad, "--out", filepath.Join(dir, "x.logline")}, bad + `:2: when "yesterday" is not an RFC 3339 time`},
+		{"bad policy", []string{"--spans", bad, "--policy", badPolicy}, "bad.yaml:2:11: policy trajectory_linker: window"},
+		{"no spans", nil, "needs --spans"},
+		{"missing file", []string{"--spans", filepath.Join(dir, "none.ndjson")}, "none.ndjson"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := runMain(t, ctx, nil, "", append([]string{"quality", "simulate"}, tc.args...)...)
+			if code == ExitOK || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want an error with %q", code, errOut, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.logline")); !os.IsNotExist(err) {
+		t.Errorf("a failed run left its output: %v", err)
+	}
+}

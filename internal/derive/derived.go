@@ -1,0 +1,191 @@
+package derive
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Derived is one derived span (doc.go, "Derived spans"). Which payload
+// fields are set depends on Type.
+type Derived struct {
+	Type         string
+	Tenant       string
+	ID           string
+	TrajectoryID string
+	When         string // `when` as written, of the cause
+	CauseID      string // the span that caused it (related_to)
+	causeSeq     uint64
+
+	Position  int    // edge: 1, 2, …
+	SrcSpanID string // edge
+	This      string // edge: the linked span's this
+
+	Reason string // closed
+	Spans  int    // closed: how many spans the trajectory holds
+
+	Score      int        // quality, candidate
+	Components Components // quality
+	Threshold  int        // candidate
+}
+
+// did is the verb of each derived type.
+func did(typ string) string {
+	switch typ {
+	case TypeEdge:
+		return "link"
+	case TypeClosed:
+		return "close"
+	case TypeQuality:
+		return "score"
+	}
+	return "flag"
+}
+
+// AppendJSON appends d as a span (one JSON object, members in a fixed
+// order, no trailing newline).
+func (d *Derived) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, d.ID)
+	b = append(b, `,"tenant":`...)
+	b = appendString(b, d.Tenant)
+	b = append(b, `,"entity_type":`...)
+	b = appendString(b, d.Type)
+	b = append(b, `,"who":"`+Who+`","did":`...)
+	b = appendString(b, did(d.Type))
+	b = append(b, `,"this":`...)
+	b = appendString(b, d.TrajectoryID)
+	b = append(b, `,"when":`...)
+	b = appendString(b, d.When)
+	if d.CauseID != "" && d.CauseID != "end_of_input" {
+		b = append(b, `,"related_to":[`...)
+		b = appendString(b, d.CauseID)
+		b = append(b, ']')
+	}
+	b = append(b, `,"data":{"trajectory_id":`...)
+	b = appendString(b, d.TrajectoryID)
+	switch d.Type {
+	case TypeEdge:
+		b = append(b, `,"position":`...)
+		b = strconv.AppendInt(b, int64(d.Position), 10)
+		b = append(b, `,"src_span_id":`...)
+		b = appendString(b, d.SrcSpanID)
+		b = append(b, `,"this":`...)
+		b = appendString(b, d.This)
+	case TypeClosed:
+		b = append(b, `,"reason":`...)
+		b = appendString(b, d.Reason)
+		b = append(b, `,"spans":`...)
+		b = strconv.AppendInt(b, int64(d.Spans), 10)
+	case TypeQuality:
+		b = append(b, `,"score":`...)
+		b = strconv.AppendInt(b, int64(d.Score), 10)
+		b = append(b, `,"components":{"mass":`...)
+		b = strconv.AppendInt(b, int64(d.Components.Mass), 10)
+		b = append(b, `,"persistence":`...)
+		b = strconv.AppendInt(b, int64(d.Components.Persistence), 10)
+		b = append(b, `,"verification":`...)
+		b = strconv.AppendInt(b, int64(d.Components.Verification), 10)
+		b = append(b, '}')
+	case TypeCandidate:
+		b = append(b, `,"score":`...)
+		b = strconv.AppendInt(b, int64(d.Score), 10)
+		b = append(b, `,"threshold":`...)
+		b = strconv.AppendInt(b, int64(d.Threshold), 10)
+	}
+	return append(b, "}}"...)
+}
+
+// derivedID is "d_" + 40 hex digits of SHA-256 over the tenant, the
+// cause (id and seq), the type and the trajectory.
+func (e *Engine) derivedID(d *Derived) string {
+	b := e.buf[:0]
+	b = append(b, "derived\x00"...)
+	b = append(b, d.Tenant...)
+	b = append(b, 0)
+	b = append(b, d.CauseID...)
+	b = append(b, 0)
+	b = strconv.AppendUint(b, d.causeSeq, 10)
+	b = append(b, 0)
+	b = append(b, d.Type...)
+	b = append(b, 0)
+	b = append(b, d.TrajectoryID...)
+	e.buf = b
+	sum := sha256.Sum256(b)
+	var id [2 + 40]byte
+	id[0], id[1] = 'd', '_'
+	hex.Encode(id[2:], sum[:20])
+	return string(id[:])
+}
+
+// trajectoryID is "t_" + 32 hex digits of SHA-256 over the tenant and
+// the opening span (id and seq).
+func (e *Engine) trajectoryID(in *Input) string {
+	b := e.buf[:0]
+	b = append(b, "trajectory\x00"...)
+	b = append(b, in.Tenant...)
+	b = append(b, 0)
+	b = append(b, in.ID...)
+	b = append(b, 0)
+	b = strconv.AppendUint(b, in.Seq, 10)
+	e.buf = b
+	sum := sha256.Sum256(b)
+	var id [2 + 32]byte
+	id[0], id[1] = 't', '_'
+	hex.Encode(id[2:], sum[:16])
+	return string(id[:])
+}
+
+// appendString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 as U+FFFD (as encoding/json
+// does).
+func appendString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// plain marks the bytes a JSON string holds as they are.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
