@@ -86,7 +86,10 @@ func (a *app) simulate(o simulateOptions) error {
 	if err != nil {
 		return err
 	}
-	policy := derive.PolicyOf(prog, true, !o.noDiamond)
+	policy, err := derive.PolicyOf(prog, true, !o.noDiamond)
+	if err != nil {
+		return usageErrorf("quality simulate: %v", err)
+	}
 
 	var in io.Reader = a.io.In
 	if o.spans != "-" {

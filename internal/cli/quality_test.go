@@ -58,6 +58,31 @@ func TestQualitySimulate(t *testing.T) {
 		t.Errorf("tuned %+v\ndefault %+v", tsum, sum)
 	}
 
+	// A close rule: the corpus has 1,283 cases with one T10 decision
+	// each; every one of them closes a trajectory by rule.
+	rule := writeLLL(t, dir, "rule.lll", `policy trajectory_linker {
+  window: 60d
+  close_timeout: 21d
+}
+
+pipeline trajectory_linker {
+  when features.trajectory
+  derive "trajectory_edge" on link_open_or_continue()
+  derive "trajectory_closed" on close_by_timeout_or_rule(did == "T10 Determine necessity to stop indication")
+}
+`)
+	stdout, errOut, code = runMain(t, ctx, nil, "", "quality", "simulate", "--spans", corpusFile, "--policy", rule, "--json")
+	if code != ExitOK {
+		t.Fatalf("rule: exit %d: %s", code, errOut)
+	}
+	var rsum derive.Summary
+	if err := json.Unmarshal([]byte(stdout), &rsum); err != nil {
+		t.Fatal(err)
+	}
+	if rsum.Closed["rule"] != 1283 {
+		t.Errorf("closed by rule %d, want 1283: %+v", rsum.Closed["rule"], rsum)
+	}
+
 	bad := writeLLL(t, dir, "bad.ndjson", `{"id":"a","tenant":"t","who":"w","this":"x","when":"2026-01-01T00:00:00Z"}`+"\n"+`{"id":"b","tenant":"t","this":"x","when":"yesterday"}`+"\n")
 	badPolicy := writeLLL(t, dir, "bad.yaml", "trajectory_linker:\n  window: soon\n")
 	for _, tc := range []struct {

@@ -2,6 +2,7 @@ package derive
 
 import (
 	"container/heap"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -62,9 +63,20 @@ type Policy struct {
 	CloseRule func(eval.Fields) (bool, error)
 }
 
-// PolicyOf returns the policy of prog with the given flags.
-func PolicyOf(prog *ir.Program, trajectory, diamond bool) *Policy {
-	return &Policy{Trajectory: trajectory, Diamond: diamond, Linker: prog.TrajectoryLinker(), Meter: prog.QualityMeter()}
+// PolicyOf returns the policy of prog with the given flags: its
+// trajectory_linker and quality_meter, and its pipelines' close rules
+// (close_by_timeout_or_rule(COND), evaluated with the flags as
+// features).
+func PolicyOf(prog *ir.Program, trajectory, diamond bool) (*Policy, error) {
+	p := &Policy{Trajectory: trajectory, Diamond: diamond, Linker: prog.TrajectoryLinker(), Meter: prog.QualityMeter()}
+	m, err := eval.New(prog, eval.Config{Features: eval.Features{Trajectory: trajectory, Diamond: diamond}})
+	if err != nil {
+		return nil, fmt.Errorf("derive: %w", err)
+	}
+	if m.HasCloseRules() {
+		p.CloseRule = func(f eval.Fields) (bool, error) { return m.Closes(context.Background(), f) }
+	}
+	return p, nil
 }
 
 // Stats counts what an Engine did.

@@ -667,8 +667,12 @@ func (c *checker) call(e *syntax.Call) operand {
 		c.scope = scopePipeline
 		defer func() { c.scope = scopeTrigger }()
 	}
-	if len(e.Args) != info.Arity {
-		c.errorf(e.LParen, "%s takes %d argument%s, got %d", id.Name, info.Arity, plural(info.Arity), len(e.Args))
+	if n := len(e.Args); n > info.Arity || n < info.Arity-info.Optional {
+		if info.Optional > 0 {
+			c.errorf(e.LParen, "%s takes %d to %d arguments, got %d", id.Name, info.Arity-info.Optional, info.Arity, n)
+		} else {
+			c.errorf(e.LParen, "%s takes %d argument%s, got %d", id.Name, info.Arity, plural(info.Arity), n)
+		}
 		return bad
 	}
 	switch b {
@@ -726,6 +730,8 @@ func (c *checker) call(e *syntax.Call) operand {
 		ok = want(0, ir.TNumber)
 	case ir.BuiltinComponents:
 		ok = want(0, ir.TNumber) && want(1, ir.TNumber) && want(2, ir.TNumber)
+	case ir.BuiltinCloseByTimeoutOrRule:
+		ok = len(args) == 0 || want(0, ir.TBool)
 	}
 	if !ok {
 		return bad

@@ -609,3 +609,55 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+func TestCloses(t *testing.T) {
+	src := `
+pipeline trajectory_linker {
+  when features.trajectory
+  derive "trajectory_edge" on link_open_or_continue()
+  derive "trajectory_closed" on close_by_timeout_or_rule(did in ["T10 stop", "done"] or status == "complete")
+}
+pipeline orders {
+  input: "order"
+  derive "trajectory_closed" on close_by_timeout_or_rule(data.total > 100)
+}
+`
+	on := machine(t, src, Config{Features: Features{Trajectory: true}})
+	off := machine(t, src, Config{})
+	if !on.HasCloseRules() {
+		t.Fatal("HasCloseRules is false")
+	}
+	tests := []struct {
+		json    string
+		on, off bool
+	}{
+		{`{"did":"done"}`, true, false},
+		{`{"did":"T10 stop"}`, true, false},
+		{`{"did":"start","status":"complete"}`, true, false},
+		{`{"did":"start"}`, false, false},
+		{`{"entity_type":"order","data":{"total":500}}`, true, true}, // orders has no when
+		{`{"entity_type":"order","data":{"total":"x"}}`, false, false},
+		{`{"entity_type":"refund","data":{"total":500}}`, false, false},
+	}
+	for _, tt := range tests {
+		for _, c := range []struct {
+			m    *Machine
+			want bool
+		}{{on, tt.on}, {off, tt.off}} {
+			got, err := c.m.Closes(context.Background(), RawSpan(tt.json))
+			if err != nil || got != c.want {
+				t.Errorf("%s: Closes = %v %v, want %v", tt.json, got, err, c.want)
+			}
+		}
+	}
+	none := machine(t, `pipeline p {
+  derive "trajectory_closed" on close_by_timeout_or_rule()
+}
+`, Config{Features: Features{Trajectory: true}})
+	if none.HasCloseRules() {
+		t.Error("close_by_timeout_or_rule() is not a close rule")
+	}
+	if got, err := none.Closes(context.Background(), RawSpan(`{}`)); got || err != nil {
+		t.Errorf("Closes without rules = %v %v", got, err)
+	}
+}

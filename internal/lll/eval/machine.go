@@ -128,6 +128,8 @@ type Machine struct {
 	paths  []rpath
 	comps  []*composite // the lists and maps of constants; read-only
 	budget int64
+
+	closeRules bool // a pipeline has close_by_timeout_or_rule(COND)
 }
 
 // rnode is an ir.Node prepared for evaluation.
@@ -200,6 +202,11 @@ func New(prog *ir.Program, cfg Config) (*Machine, error) {
 	m := &Machine{prog: prog, budget: cfg.StepBudget}
 	if m.budget <= 0 {
 		m.budget = DefaultStepBudget
+	}
+	for _, p := range prog.Pipelines {
+		for _, d := range p.Derives {
+			m.closeRules = m.closeRules || (d.Builtin == ir.BuiltinCloseByTimeoutOrRule && len(d.Args) > 0)
+		}
 	}
 	m.paths = make([]rpath, len(prog.Paths), len(prog.Paths)+4)
 	tops := map[string]int32{}
@@ -742,4 +749,49 @@ func (e *rtError) Error() string { return e.msg + " (at " + e.where + ")" }
 
 func (st *state) errorf(n int32, format string, args ...any) error {
 	return &rtError{msg: fmt.Sprintf(format, args...), where: st.m.prog.Position(st.m.prog.Nodes[n].Pos)}
+}
+
+// HasCloseRules reports whether a pipeline has a close rule
+// (close_by_timeout_or_rule(COND)).
+func (m *Machine) HasCloseRules() bool { return m.closeRules }
+
+// Closes reports whether sp closes its trajectory by rule: some pipeline
+// whose input and `when` match sp derives on close_by_timeout_or_rule
+// (COND) and COND is true of sp. A condition that fails at run time is
+// false, as pipelines' guards are; the error is ErrStepBudget or the
+// context's.
+func (m *Machine) Closes(ctx context.Context, sp Fields) (bool, error) {
+	if !m.closeRules {
+		return false, nil
+	}
+	var st state
+	if err := m.begin(&st, ctx, sp); err != nil {
+		return false, err
+	}
+	for i := range st.m.prog.Pipelines {
+		p := &st.m.prog.Pipelines[i]
+		if !matchInput(p.Input, st.etype) {
+			continue
+		}
+		for _, d := range p.Derives {
+			if d.Builtin != ir.BuiltinCloseByTimeoutOrRule || len(d.Args) == 0 {
+				continue
+			}
+			ok, _, _ := st.guards(p.When)
+			if st.fatal != nil {
+				return false, st.fatal
+			}
+			if !ok {
+				break
+			}
+			yes, err := st.cond(d.Args[0])
+			if st.fatal != nil {
+				return false, st.fatal
+			}
+			if err == nil && yes {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -31,6 +31,7 @@ const (
 type BuiltinInfo struct {
 	Name      string
 	Arity     int
+	Optional  int // how many of the last Arity arguments may be left out
 	Result    Type
 	DataPlane bool // computed by the data plane; only a derive's trigger
 }
@@ -48,7 +49,9 @@ var builtins = [numBuiltins]BuiltinInfo{
 	BuiltinPercentile:           {Name: "percentile", Arity: 1, Result: TPercentile, DataPlane: true},
 	BuiltinComponents:           {Name: "components", Arity: 3, Result: TMap, DataPlane: true},
 	BuiltinLinkOpenOrContinue:   {Name: "link_open_or_continue", Arity: 0, Result: TTrigger, DataPlane: true},
-	BuiltinCloseByTimeoutOrRule: {Name: "close_by_timeout_or_rule", Arity: 0, Result: TTrigger, DataPlane: true},
+	// close_by_timeout_or_rule(COND): COND (a bool over the span) is the
+	// close rule; without it only timeouts and windows close.
+	BuiltinCloseByTimeoutOrRule: {Name: "close_by_timeout_or_rule", Arity: 1, Optional: 1, Result: TTrigger, DataPlane: true},
 }
 
 // Info returns what b is; the zero BuiltinInfo for an invalid b.

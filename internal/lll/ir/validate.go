@@ -280,7 +280,7 @@ func (v *validator) all() {
 			info := d.Builtin.Info()
 			if !info.DataPlane {
 				v.fail("%s: derive on %s, not a data-plane builtin", what, d.Builtin)
-			} else if len(d.Args) != info.Arity {
+			} else if len(d.Args) > info.Arity || len(d.Args) < info.Arity-info.Optional {
 				v.fail("%s: %s takes %d arguments, has %d", what, d.Builtin, info.Arity, len(d.Args))
 			}
 			for _, a := range d.Args {
@@ -374,7 +374,7 @@ func (v *validator) nodeAt(i int32, depth []int32) {
 		switch {
 		case !b.Valid() || b == BuiltinHas || b == BuiltinEnv:
 			v.fail("%s: bad builtin %d", what, n.A)
-		case len(n.Args) != info.Arity:
+		case len(n.Args) > info.Arity || len(n.Args) < info.Arity-info.Optional:
 			v.fail("%s: %s takes %d arguments, has %d", what, b, info.Arity, len(n.Args))
 		}
 		for _, a := range n.Args {
