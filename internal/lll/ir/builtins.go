@@ -37,18 +37,18 @@ type BuiltinInfo struct {
 }
 
 var builtins = [numBuiltins]BuiltinInfo{
-	BuiltinLen:                  {Name: "len", Arity: 1, Result: TNumber},
-	BuiltinLower:                {Name: "lower", Arity: 1, Result: TString},
-	BuiltinUpper:                {Name: "upper", Arity: 1, Result: TString},
-	BuiltinStartsWith:           {Name: "starts_with", Arity: 2, Result: TBool},
-	BuiltinEndsWith:             {Name: "ends_with", Arity: 2, Result: TBool},
-	BuiltinHas:                  {Name: "has", Arity: 1, Result: TBool},
-	BuiltinTime:                 {Name: "time", Arity: 1, Result: TTime},
-	BuiltinDuration:             {Name: "duration", Arity: 1, Result: TDuration},
-	BuiltinEnv:                  {Name: "env", Arity: 1, Result: TString},
-	BuiltinPercentile:           {Name: "percentile", Arity: 1, Result: TPercentile, DataPlane: true},
-	BuiltinComponents:           {Name: "components", Arity: 3, Result: TMap, DataPlane: true},
-	BuiltinLinkOpenOrContinue:   {Name: "link_open_or_continue", Arity: 0, Result: TTrigger, DataPlane: true},
+	BuiltinLen:                {Name: "len", Arity: 1, Result: TNumber},
+	BuiltinLower:              {Name: "lower", Arity: 1, Result: TString},
+	BuiltinUpper:              {Name: "upper", Arity: 1, Result: TString},
+	BuiltinStartsWith:         {Name: "starts_with", Arity: 2, Result: TBool},
+	BuiltinEndsWith:           {Name: "ends_with", Arity: 2, Result: TBool},
+	BuiltinHas:                {Name: "has", Arity: 1, Result: TBool},
+	BuiltinTime:               {Name: "time", Arity: 1, Result: TTime},
+	BuiltinDuration:           {Name: "duration", Arity: 1, Result: TDuration},
+	BuiltinEnv:                {Name: "env", Arity: 1, Result: TString},
+	BuiltinPercentile:         {Name: "percentile", Arity: 1, Result: TPercentile, DataPlane: true},
+	BuiltinComponents:         {Name: "components", Arity: 3, Result: TMap, DataPlane: true},
+	BuiltinLinkOpenOrContinue: {Name: "link_open_or_continue", Arity: 0, Result: TTrigger, DataPlane: true},
 	// close_by_timeout_or_rule(COND): COND (a bool over the span) is the
 	// close rule; without it only timeouts and windows close.
 	BuiltinCloseByTimeoutOrRule: {Name: "close_by_timeout_or_rule", Arity: 1, Optional: 1, Result: TTrigger, DataPlane: true},
