@@ -18,9 +18,10 @@ type Derived struct {
 	CauseID      string // the span that caused it (related_to)
 	causeSeq     uint64
 
+	This string // edge: the linked span's this; others: that of the span that opened the trajectory
+
 	Position  int    // edge: 1, 2, …
 	SrcSpanID string // edge
-	This      string // edge: the linked span's this
 
 	Reason string // closed
 	Spans  int    // closed: how many spans the trajectory holds
@@ -55,7 +56,7 @@ func (d *Derived) AppendJSON(b []byte) []byte {
 	b = append(b, `,"who":"`+Who+`","did":`...)
 	b = appendString(b, did(d.Type))
 	b = append(b, `,"this":`...)
-	b = appendString(b, d.TrajectoryID)
+	b = appendString(b, d.This)
 	b = append(b, `,"when":`...)
 	b = appendString(b, d.When)
 	if d.CauseID != "" && d.CauseID != "end_of_input" {
@@ -63,6 +64,8 @@ func (d *Derived) AppendJSON(b []byte) []byte {
 		b = appendString(b, d.CauseID)
 		b = append(b, ']')
 	}
+	b = append(b, `,"trace_id":`...)
+	b = appendString(b, d.TrajectoryID)
 	b = append(b, `,"data":{"trajectory_id":`...)
 	b = appendString(b, d.TrajectoryID)
 	switch d.Type {

@@ -66,10 +66,12 @@
 // # Derived spans
 //
 // Each is a span of the deriving tenant with who "system:trajectory",
-// did "link", "close", "score" or "flag", this the trajectory id,
-// entity_type the v8 type, when the `when` (as written) of the span
-// that caused it, related_to [that span's id], and the v8 payload under
-// data. Ids are derived from the cause: "d_" + 40 hex digits of
+// did "link", "close", "score" or "flag", entity_type the v8 type, this
+// the `this` of the linked span (edges) or of the span that opened the
+// trajectory (the others), trace_id the trajectory id (so a
+// trajectory's spans are one indexed query away), when the `when` (as
+// written) of the span that caused it, related_to [that span's id], and
+// the v8 payload under data. Ids are derived from the cause: "d_" + 40 hex digits of
 // SHA-256(tenant, cause id and seq, type, trajectory id); trajectory ids
 // from the opening span: "t_" + 32 hex digits of SHA-256(tenant, id,
 // seq). Replaying the ledger therefore derives the same ids.

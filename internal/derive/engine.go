@@ -148,6 +148,7 @@ type tenantState struct {
 type trajectory struct {
 	id        string
 	key       string
+	this      string // of the span that opened it
 	n         int
 	first     time.Time
 	last      time.Time
@@ -204,7 +205,7 @@ func (e *Engine) Apply(in *Input, emit func(*Derived)) error {
 	tr := t.open[key]
 	if tr == nil {
 		e.stats.Opened++
-		tr = &trajectory{id: e.trajectoryID(in), key: key, first: in.When, last: in.When}
+		tr = &trajectory{id: e.trajectoryID(in), key: key, this: in.This, first: in.When, last: in.When}
 		t.open[key] = tr
 		tr.setDeadline(p.Linker)
 		heap.Push(&t.heap, tr)
@@ -317,13 +318,13 @@ func (e *Engine) close(t *tenantState, p *Policy, tr *trajectory, reason, causeI
 	heap.Remove(&t.heap, tr.idx)
 	delete(t.open, tr.key)
 	e.stats.Closed[reason]++
-	d := Derived{Type: TypeClosed, Tenant: t.name, TrajectoryID: tr.id, When: when, CauseID: causeID, causeSeq: causeSeq,
+	d := Derived{Type: TypeClosed, Tenant: t.name, TrajectoryID: tr.id, This: tr.this, When: when, CauseID: causeID, causeSeq: causeSeq,
 		Reason: reason, Spans: tr.n}
 	e.emit(&d, emit)
 
 	c := Score(p.Meter, p.Linker.Window, tr.n, tr.last.Sub(tr.first), tr.signed, tr.confirmed)
 	e.stats.Scores[c.Score]++
-	d = Derived{Type: TypeQuality, Tenant: t.name, TrajectoryID: tr.id, When: when, CauseID: causeID, causeSeq: causeSeq,
+	d = Derived{Type: TypeQuality, Tenant: t.name, TrajectoryID: tr.id, This: tr.this, When: when, CauseID: causeID, causeSeq: causeSeq,
 		Score: c.Score, Components: c}
 	e.emit(&d, emit)
 
@@ -331,7 +332,7 @@ func (e *Engine) close(t *tenantState, p *Policy, tr *trajectory, reason, causeI
 	t.meter.evict(at)
 	if th, ok := t.meter.threshold(p.Meter); ok && p.Diamond && c.Score >= th {
 		e.stats.Candidates++
-		d = Derived{Type: TypeCandidate, Tenant: t.name, TrajectoryID: tr.id, When: when, CauseID: causeID, causeSeq: causeSeq,
+		d = Derived{Type: TypeCandidate, Tenant: t.name, TrajectoryID: tr.id, This: tr.this, When: when, CauseID: causeID, causeSeq: causeSeq,
 			Score: c.Score, Threshold: th}
 		e.emit(&d, emit)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/span"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -336,8 +337,8 @@ func TestDerivedJSON(t *testing.T) {
 		}
 	}
 	want := `{"id":"` + New(func(string) *Policy { return p }).derivedID(&Derived{Type: TypeEdge, Tenant: "t", CauseID: "s_1", TrajectoryID: e.trajectoryID(x)}) +
-		`","tenant":"t","entity_type":"trajectory_edge","who":"system:trajectory","did":"link","this":"` + e.trajectoryID(x) +
-		`","when":"2026-01-01T00:00:00Z","related_to":["s_1"],"data":{"trajectory_id":"` + e.trajectoryID(x) + `","position":1,"src_span_id":"s_1","this":"case \"1\"\n"}}`
+		`","tenant":"t","entity_type":"trajectory_edge","who":"system:trajectory","did":"link","this":"case \"1\"\n"` +
+		`,"when":"2026-01-01T00:00:00Z","related_to":["s_1"],"trace_id":"` + e.trajectoryID(x) + `","data":{"trajectory_id":"` + e.trajectoryID(x) + `","position":1,"src_span_id":"s_1","this":"case \"1\"\n"}}`
 	if lines[0] != want {
 		t.Errorf("edge\n got %s\nwant %s", lines[0], want)
 	}
@@ -362,5 +363,39 @@ func TestAppendString(t *testing.T) {
 		if back != want {
 			t.Errorf("%q → %s → %q", s, got, back)
 		}
+	}
+}
+
+// TestDerivedAreSpans: every span derived from the corpus is a valid
+// span for the ledger (span.Decode accepts it, as the server's append
+// will), with the v8 type as entity_type and the trajectory as trace_id.
+func TestDerivedAreSpans(t *testing.T) {
+	p := defaultPolicy()
+	e := New(func(string) *Policy { return p })
+	n := 0
+	emit := func(d *Derived) {
+		n++
+		line := d.AppendJSON(nil)
+		sp, err := span.Decode(line, span.DecodeOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if sp.EntityType != d.Type || sp.TraceID != d.TrajectoryID || sp.Who != Who || sp.ID != d.ID {
+			t.Fatalf("decoded %+v from %s", sp, line)
+		}
+	}
+	var lp LineParser
+	for _, l := range corpusLines(t) {
+		in, err := lp.Parse(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Apply(in, emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Finish(emit)
+	if n == 0 {
+		t.Fatal("nothing derived")
 	}
 }
