@@ -51,6 +51,7 @@ var rules = map[string][]string{
 	"internal/lll/bundle":     {"internal/span"},
 	// The data plane (issue 7): pure derivation, reads spans and programs.
 	"internal/derive":           {"internal/lll/eval", "internal/lll/ir", "internal/span"},
+	"internal/dataplane":        {"internal/derive", "internal/durable", "internal/ledger", "internal/lll/eval", "internal/lll/ir", "internal/span"},
 	"internal/programs":         {"internal/lll/bundle", "internal/lll/check", "internal/lll/eval", "internal/lll/ir", "internal/lll/policyyaml", "internal/lll/syntax"},
 	"internal/auth":             {},
 	"internal/auth/llst":        {"internal/auth", "internal/durable"},

@@ -1,0 +1,486 @@
+// Package dataplane runs LogLine's data plane in the server
+// (ARCHITECTURE.md §6): a Worker follows the ledger in log order,
+// derives trajectories, scores and candidates with internal/derive, and
+// appends the derived spans to the same ledger. Ingest never waits for
+// it: the worker is a consumer of the log, its backlog the distance from
+// its cursor to the head.
+//
+// Durability: the worker's state (the engine's state and the cursor,
+// the log index of the next entry to apply) is saved only after the
+// derived spans of every entry before the cursor are durable. After a
+// crash it resumes from the saved state and re-derives the entries after
+// the cursor; derived spans are deterministic (same ids, same bytes), so
+// the ones already stored come back as duplicates and nothing is
+// appended twice.
+//
+// Time: event time advances only through the ledger. For a tenant with
+// open trajectories and no spans of its own for ClockIdle of wall time,
+// the worker appends a clock span (entity_type "clock", who
+// "system:clock", when = now) when one of them is past its deadline, so
+// that idle trajectories close.
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"encoding/json"
+
+	"github.com/logline/logline/internal/derive"
+	"github.com/logline/logline/internal/durable"
+	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/lll/eval"
+	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/span"
+)
+
+// Defaults of Config.
+const (
+	DefaultClockIdle = time.Minute
+	DefaultTick      = 5 * time.Second
+	DefaultSaveEvery = 50_000
+	DefaultChunk     = 4096
+)
+
+// StateFile is the worker's state, under the data directory.
+const StateFile = "derive/state.json"
+
+// Config configures a Worker.
+type Config struct {
+	Store ledger.Store
+	// Program and Features give a tenant's program in force and its
+	// feature flags (from programs.Set and tenant.yaml).
+	Program  func(tenant string) *ir.Program
+	Features func(tenant string) eval.Features
+	// StatePath is where the state is saved (DATA/derive/state.json).
+	StatePath string
+	Logger    *slog.Logger
+	Now       func() time.Time // wall clock, for clock spans; time.Now when nil
+	ClockIdle time.Duration    // DefaultClockIdle when 0
+	Tick      time.Duration    // how often idle tenants and saves are looked at; DefaultTick when 0
+	SaveEvery uint64           // entries applied between saves; DefaultSaveEvery when 0
+	Chunk     uint64           // entries read per batch; DefaultChunk when 0
+}
+
+// Status is what the worker reports.
+type Status struct {
+	Cursor     uint64 // next log index to apply
+	Head       uint64 // the ledger's size when last looked at
+	Derived    int64  // derived spans appended (new, not duplicates) since start
+	Duplicates int64  // derived spans found already stored (after a restart)
+	Conflicts  int64  // derived spans stored with other content (a policy changed under a restart)
+	Clocks     int64  // clock spans appended since start
+	Open       int    // open trajectories, all tenants
+	Saved      time.Time
+	Err        string // the last error met ("" when none)
+}
+
+// Backlog is how many entries the worker has yet to apply.
+func (s Status) Backlog() uint64 {
+	if s.Head > s.Cursor {
+		return s.Head - s.Cursor
+	}
+	return 0
+}
+
+// Worker derives from the ledger. Run it in one goroutine; Status is
+// safe from any.
+type Worker struct {
+	cfg    Config
+	eng    *derive.Engine
+	cursor uint64
+	saved  uint64 // cursor at the last save
+
+	policies map[string]cachedPolicy
+	lastSeen map[string]time.Time // wall time a tenant's own span was last applied
+	started  time.Time
+	pending  []*span.Span
+	buf      []byte
+
+	mu     sync.Mutex
+	status Status
+}
+
+type cachedPolicy struct {
+	prog   *ir.Program
+	feats  eval.Features
+	policy *derive.Policy
+}
+
+// Open loads the saved state (none: start at the beginning of the
+// ledger). A state that cannot be read is an error: deriving again from
+// scratch would append nothing new but could take long, so it is the
+// operator's call (delete the file).
+func Open(cfg Config) (*Worker, error) {
+	if cfg.Store == nil || cfg.Program == nil || cfg.StatePath == "" {
+		return nil, errors.New("dataplane: Store, Program and StatePath are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Features == nil {
+		cfg.Features = func(string) eval.Features { return eval.Features{} }
+	}
+	if cfg.ClockIdle <= 0 {
+		cfg.ClockIdle = DefaultClockIdle
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = DefaultTick
+	}
+	if cfg.SaveEvery == 0 {
+		cfg.SaveEvery = DefaultSaveEvery
+	}
+	if cfg.Chunk == 0 {
+		cfg.Chunk = DefaultChunk
+	}
+	w := &Worker{cfg: cfg, policies: map[string]cachedPolicy{}, lastSeen: map[string]time.Time{}, started: cfg.Now()}
+	w.eng = derive.New(w.policy)
+	if err := w.load(); err != nil {
+		return nil, err
+	}
+	w.status.Cursor = w.cursor
+	return w, nil
+}
+
+// savedState is the state file.
+type savedState struct {
+	Version int             `json:"version"`
+	Cursor  uint64          `json:"cursor"`
+	Engine  json.RawMessage `json:"engine"`
+}
+
+func (w *Worker) load() error {
+	data, err := os.ReadFile(w.cfg.StatePath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("dataplane: %w", err)
+	}
+	var st savedState
+	if err := json.Unmarshal(data, &st); err != nil || st.Version != 1 {
+		return fmt.Errorf("dataplane: %s is not a state this build reads (delete it to derive again from the start): %v", w.cfg.StatePath, err)
+	}
+	if size := w.cfg.Store.Size(); st.Cursor > size {
+		return fmt.Errorf("dataplane: %s is at log index %d but the ledger holds %d entries: it belongs to another ledger (delete it to derive again from the start)", w.cfg.StatePath, st.Cursor, size)
+	}
+	if err := w.eng.UnmarshalState(st.Engine); err != nil {
+		return fmt.Errorf("dataplane: %s: %w", w.cfg.StatePath, err)
+	}
+	w.cursor, w.saved = st.Cursor, st.Cursor
+	return nil
+}
+
+// reset goes back to the saved state (or the start of the ledger).
+func (w *Worker) reset() error {
+	w.eng = derive.New(w.policy)
+	w.cursor, w.saved = 0, 0
+	if err := w.load(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.status.Cursor = w.cursor
+	w.mu.Unlock()
+	return nil
+}
+
+// save writes the state atomically. Call only with nothing pending.
+func (w *Worker) save() error {
+	eng, err := w.eng.MarshalState()
+	if err != nil {
+		return fmt.Errorf("dataplane: encode state: %w", err)
+	}
+	data, err := json.Marshal(savedState{Version: 1, Cursor: w.cursor, Engine: eng})
+	if err != nil {
+		return fmt.Errorf("dataplane: encode state: %w", err)
+	}
+	if err := durable.MkdirAll(filepath.Dir(w.cfg.StatePath), 0o755); err != nil {
+		return fmt.Errorf("dataplane: %w", err)
+	}
+	if err := durable.WriteFile(w.cfg.StatePath, data, 0o644); err != nil {
+		return fmt.Errorf("dataplane: save state: %w", err)
+	}
+	w.saved = w.cursor
+	w.mu.Lock()
+	w.status.Saved = w.cfg.Now()
+	w.mu.Unlock()
+	return nil
+}
+
+// policy is the engine's policy source: the tenant's program and flags,
+// cached while neither changes. Nil (nothing derived) when
+// features.trajectory is off.
+func (w *Worker) policy(tenant string) *derive.Policy {
+	prog := w.cfg.Program(tenant)
+	feats := w.cfg.Features(tenant)
+	if c, ok := w.policies[tenant]; ok && c.prog == prog && c.feats == feats {
+		return c.policy
+	}
+	var p *derive.Policy
+	if feats.Trajectory && prog != nil {
+		var err error
+		if p, err = derive.PolicyOf(prog, feats.Trajectory, feats.Diamond); err != nil {
+			w.cfg.Logger.Error("data plane: the tenant's program cannot run; nothing is derived for it", "tenant", tenant, "err", err)
+			p = nil
+		}
+	}
+	w.policies[tenant] = cachedPolicy{prog: prog, feats: feats, policy: p}
+	return p
+}
+
+// Status reports the worker's progress.
+func (w *Worker) Status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
+// Run follows the ledger until ctx ends (then it saves and returns nil)
+// or the store fails.
+func (w *Worker) Run(ctx context.Context) error {
+	lastTick := time.Now() // the cadence is real time; cfg.Now is the clock spans' wall clock
+	for {
+		size := w.cfg.Store.Size()
+		w.mu.Lock()
+		w.status.Head = size
+		w.mu.Unlock()
+		if w.cursor < size {
+			if err := w.step(ctx, min(size, w.cursor+w.cfg.Chunk)); err != nil {
+				if ctx.Err() != nil {
+					return w.stop()
+				}
+				w.fail(err)
+				if errors.Is(err, ledger.ErrClosed) {
+					return err
+				}
+				if !sleep(ctx, time.Second) {
+					return w.stop()
+				}
+				continue
+			}
+			if w.cursor-w.saved >= w.cfg.SaveEvery {
+				if err := w.save(); err != nil {
+					w.fail(err)
+				}
+			}
+			if time.Since(lastTick) >= w.cfg.Tick {
+				lastTick = time.Now()
+				if err := w.tick(ctx); err != nil {
+					w.fail(err)
+				}
+			}
+			continue
+		}
+		// Caught up: wait for more, or for a tick.
+		wctx, cancel := context.WithTimeout(ctx, w.cfg.Tick)
+		_, err := w.cfg.Store.Wait(wctx, w.cursor)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return w.stop()
+		case errors.Is(err, ledger.ErrClosed):
+			return w.stop()
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			w.fail(err)
+		}
+		if time.Since(lastTick) >= w.cfg.Tick {
+			lastTick = time.Now()
+			if err := w.tick(ctx); err != nil {
+				w.fail(err)
+			}
+		}
+	}
+}
+
+// stop saves the state on the way out.
+func (w *Worker) stop() error {
+	if len(w.pending) == 0 && w.cursor != w.saved {
+		if err := w.save(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) fail(err error) {
+	w.cfg.Logger.Error("data plane", "err", err)
+	w.mu.Lock()
+	w.status.Err = err.Error()
+	w.mu.Unlock()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// step applies the entries [cursor, to) and appends what they derive.
+// On error the worker goes back to its saved state: the entries since
+// are applied again, and what they derived before comes back as
+// duplicates.
+func (w *Worker) step(ctx context.Context, to uint64) error {
+	var derr error
+	emit := func(d *derive.Derived) {
+		if derr != nil {
+			return
+		}
+		w.buf = d.AppendJSON(w.buf[:0])
+		sp, err := span.Decode(w.buf, span.DecodeOptions{})
+		if err != nil {
+			derr = fmt.Errorf("derived span %s does not decode: %w", d.ID, err)
+			return
+		}
+		w.pending = append(w.pending, sp)
+	}
+	now := w.cfg.Now()
+	err := w.cfg.Store.Read(ctx, w.cursor, to, func(e *span.Entry) error {
+		if err := w.eng.Apply(derive.FromSpan(&e.Span), emit); err != nil {
+			return err
+		}
+		if derr != nil {
+			return derr
+		}
+		if !strings.HasPrefix(e.Who, "system:") {
+			w.lastSeen[e.Tenant] = now
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.flush(ctx)
+	}
+	if err != nil {
+		err = fmt.Errorf("dataplane: entries %d–%d: %w", w.cursor, to-1, err)
+		w.pending = w.pending[:0]
+		if rerr := w.reset(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	w.cursor = to
+	open := 0
+	for _, t := range w.eng.Tenants() {
+		open += w.eng.Open(t)
+	}
+	w.mu.Lock()
+	w.status.Cursor = to
+	w.status.Open = open
+	w.status.Err = ""
+	w.mu.Unlock()
+	return nil
+}
+
+// flush appends the pending derived spans.
+func (w *Worker) flush(ctx context.Context) error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	outs, err := w.cfg.Store.Append(ctx, w.pending)
+	if err != nil {
+		return err
+	}
+	var added, dups, conflicts int64
+	for i, o := range outs {
+		switch {
+		case o.Err == nil && o.Result.Duplicate:
+			dups++
+		case o.Err == nil:
+			added++
+		case errors.Is(o.Err, ledger.ErrConflict):
+			// Stored with other content: derived before a restart under
+			// another policy. The stored span stands; replay --verify
+			// reports the difference.
+			conflicts++
+			w.cfg.Logger.Warn("data plane: a derived span is already stored with other content", "id", w.pending[i].ID, "err", o.Err)
+		default:
+			return fmt.Errorf("append derived span %s: %w", w.pending[i].ID, o.Err)
+		}
+	}
+	w.pending = w.pending[:0]
+	w.mu.Lock()
+	w.status.Derived += added
+	w.status.Duplicates += dups
+	w.status.Conflicts += conflicts
+	w.mu.Unlock()
+	return nil
+}
+
+// tick appends clock spans for idle tenants whose trajectories are past
+// their deadline, and saves the state when it moved.
+func (w *Worker) tick(ctx context.Context) error {
+	now := w.cfg.Now().UTC()
+	var clocks []*span.Span
+	for _, t := range w.eng.Tenants() {
+		if w.eng.Open(t) == 0 || w.policy(t) == nil {
+			continue
+		}
+		deadline, ok := w.eng.NextDeadline(t)
+		if !ok || !now.After(deadline) {
+			continue
+		}
+		seen, ok := w.lastSeen[t]
+		if !ok {
+			seen = w.started
+		}
+		if now.Sub(seen) < w.cfg.ClockIdle {
+			continue
+		}
+		if mark, ok := w.eng.Watermark(t); ok && !now.After(mark) {
+			continue
+		}
+		sp, err := clockSpan(t, now)
+		if err != nil {
+			return err
+		}
+		clocks = append(clocks, sp)
+	}
+	if len(clocks) > 0 {
+		outs, err := w.cfg.Store.Append(ctx, clocks)
+		if err != nil {
+			return fmt.Errorf("dataplane: append clock spans: %w", err)
+		}
+		var n int64
+		for i, o := range outs {
+			if o.Err != nil {
+				return fmt.Errorf("dataplane: append clock span for %s: %w", clocks[i].Tenant, o.Err)
+			}
+			n++
+		}
+		w.mu.Lock()
+		w.status.Clocks += n
+		w.mu.Unlock()
+	}
+	if w.cursor != w.saved {
+		return w.save()
+	}
+	return nil
+}
+
+// clockSpan is the clock span of tenant at now.
+func clockSpan(tenant string, now time.Time) (*span.Span, error) {
+	when := now.Format(time.RFC3339Nano)
+	line := `{"id":"clock_` + strconv.FormatInt(now.UnixNano(), 10) + `","tenant":` + strconv.Quote(tenant) +
+		`,"entity_type":"clock","who":"system:clock","did":"tick","this":"clock","when":"` + when + `"}`
+	sp, err := span.Decode([]byte(line), span.DecodeOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: clock span: %w", err)
+	}
+	return sp, nil
+}

@@ -1,0 +1,318 @@
+package dataplane
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logline/logline/internal/derive"
+	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/ledger/segment"
+	"github.com/logline/logline/internal/lll/check"
+	"github.com/logline/logline/internal/lll/eval"
+	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/span"
+)
+
+const corpus = "../../../shared/corpus/receipt.ndjson"
+
+func openStore(t *testing.T, dir string) *segment.Store {
+	t.Helper()
+	s, err := segment.Open(context.Background(), segment.Config{Dir: dir, IndexCacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func corpusSpans(t *testing.T, limit int) []*span.Span {
+	t.Helper()
+	f, err := os.Open(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []*span.Span
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() && (limit <= 0 || len(out) < limit) {
+		sp, err := span.Decode(sc.Bytes(), span.DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+func appendAll(t *testing.T, s ledger.Store, spans []*span.Span) {
+	t.Helper()
+	for i := 0; i < len(spans); i += 1000 {
+		outs, err := s.Append(context.Background(), spans[i:min(i+1000, len(spans))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range outs {
+			if o.Err != nil {
+				t.Fatal(o.Err)
+			}
+		}
+	}
+}
+
+// defaultProgram is what a tenant without programs runs.
+func defaultProgram(t *testing.T) *ir.Program {
+	t.Helper()
+	p, err := check.CanonicalContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// offline derives from spans as `quality simulate` does, without the
+// end-of-input closes, and returns the derived spans' hashes, sorted.
+func offline(t *testing.T, prog *ir.Program, spans []*span.Span) []string {
+	t.Helper()
+	p, err := derive.PolicyOf(prog, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := derive.New(func(string) *derive.Policy { return p })
+	var out []string
+	for _, sp := range spans {
+		err := e.Apply(derive.FromSpan(sp), func(d *derive.Derived) {
+			ds, err := span.Decode(d.AppendJSON(nil), span.DecodeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ds.Hash.String())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// stored returns the hashes of the derived spans in the store, sorted,
+// and fails on a derived id stored twice.
+func stored(t *testing.T, s ledger.Store) []string {
+	t.Helper()
+	var out []string
+	ids := map[string]bool{}
+	err := s.Read(context.Background(), 0, s.Size(), func(e *span.Entry) error {
+		if e.Who == derive.Who {
+			if ids[e.ID] {
+				t.Errorf("derived span %s stored twice", e.ID)
+			}
+			ids[e.ID] = true
+			out = append(out, e.Hash.String())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type fixedClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fixedClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fixedClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+func on(string) eval.Features { return eval.Features{Trajectory: true, Diamond: true} }
+
+// runUntil runs w until its cursor reaches the store's size (or the
+// test's deadline) and stops it.
+func runUntil(t *testing.T, w *Worker, s ledger.Store, cond func(Status) bool) Status {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := w.Status()
+		if st.Cursor == s.Size() && cond(st) {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("worker did not finish: %+v (ledger size %d)", st, s.Size())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return w.Status()
+}
+
+// TestWorkerDerivesLikeOffline: the worker appends exactly the spans the
+// engine derives offline from the same ledger, once each.
+func TestWorkerDerivesLikeOffline(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	spans := corpusSpans(t, 3000)
+	appendAll(t, s, spans)
+	prog := defaultProgram(t)
+	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)}
+	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: time.Hour, Chunk: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := offline(t, prog, spans)
+	st := runUntil(t, w, s, func(st Status) bool { return st.Derived >= int64(len(want)) })
+	got := stored(t, s)
+	if len(got) != len(want) || !equal(got, want) {
+		t.Fatalf("stored %d derived spans, offline derives %d (equal: %v); status %+v", len(got), len(want), equal(got, want), st)
+	}
+	if st.Derived != int64(len(want)) || st.Duplicates != 0 || st.Conflicts != 0 || st.Clocks != 0 {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestWorkerResumes: a worker stopped midway and a new one opened on its
+// saved state end with the same derived spans, none stored twice — also
+// when the state saved is older than the derived spans stored (a crash
+// between append and save).
+func TestWorkerResumes(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	spans := corpusSpans(t, 3000)
+	prog := defaultProgram(t)
+	want := offline(t, prog, spans)
+	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cfg := Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: time.Hour, Chunk: 300}
+
+	appendAll(t, s, spans[:1500])
+	w, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, s, func(Status) bool { return true })
+	// A crash after appending more derived spans but before saving: keep
+	// the state file of now, derive further, then put it back.
+	early, err := os.ReadFile(cfg.StatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, s, spans[1500:2200])
+	w, err = Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, s, func(Status) bool { return true })
+	if err := os.WriteFile(cfg.StatePath, early, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, s, spans[2200:])
+	w, err = Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := runUntil(t, w, s, func(Status) bool { return true })
+	if st.Duplicates == 0 {
+		t.Errorf("resuming from an older state found no duplicates: %+v", st)
+	}
+	if got := stored(t, s); !equal(got, want) {
+		t.Fatalf("stored %d derived spans, offline derives %d", len(got), len(want))
+	}
+}
+
+// TestWorkerClock: an idle tenant's trajectories close through a clock
+// span once past their deadline; a busy tenant gets none.
+func TestWorkerClock(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	spans := corpusSpans(t, 200)
+	appendAll(t, s, spans)
+	prog := defaultProgram(t)
+	start := time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := &fixedClock{t: start}
+	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: time.Minute, Tick: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := runUntil(t, w, s, func(st Status) bool { return st.Open > 0 })
+	if st.Clocks != 0 {
+		t.Fatalf("a clock span before the tenant was idle: %+v", st)
+	}
+	clock.Set(start.Add(2 * time.Minute))
+	st = runUntil(t, w, s, func(st Status) bool { return st.Clocks > 0 && st.Open == 0 })
+	var clocks int
+	_ = s.Read(context.Background(), 0, s.Size(), func(e *span.Entry) error {
+		if e.EntityType == derive.TypeClock {
+			clocks++
+			if e.Who != "system:clock" || !e.When.Equal(start.Add(2*time.Minute)) {
+				t.Errorf("clock span %s by %s at %s", e.ID, e.Who, e.When)
+			}
+		}
+		return nil
+	})
+	if clocks != 1 || st.Open != 0 {
+		t.Errorf("%d clock spans, %d open trajectories; status %+v", clocks, st.Open, st)
+	}
+}
+
+// TestWorkerFeaturesOff: nothing is derived for a tenant without
+// features.trajectory, and a bad state file is refused with its path.
+func TestWorkerFeaturesOff(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	appendAll(t, s, corpusSpans(t, 500))
+	prog := defaultProgram(t)
+	cfg := Config{Store: s, Program: func(string) *ir.Program { return prog },
+		StatePath: filepath.Join(dir, StateFile), ClockIdle: time.Hour}
+	w, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := runUntil(t, w, s, func(Status) bool { return true }); st.Derived != 0 || len(stored(t, s)) != 0 {
+		t.Fatalf("derived with trajectories off: %+v", st)
+	}
+	if err := os.WriteFile(cfg.StatePath, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(cfg); err == nil || !bytes.Contains([]byte(err.Error()), []byte(cfg.StatePath)) {
+		t.Fatalf("a broken state file: %v", err)
+	}
+	if err := os.WriteFile(cfg.StatePath, []byte(`{"version":1,"cursor":999999,"engine":{}}`), 0o644); err == nil {
+		if _, err := Open(cfg); err == nil || !errors.Is(err, err) || !bytes.Contains([]byte(err.Error()), []byte("another ledger")) {
+			t.Fatalf("a state beyond the ledger: %v", err)
+		}
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
