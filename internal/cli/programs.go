@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/logline/logline/internal/auth/tenantcfg"
+	"github.com/logline/logline/internal/dataplane"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/lll/eval"
+	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/lll/ir"
 	"github.com/logline/logline/internal/programs"
 	"github.com/logline/logline/internal/span"
@@ -19,16 +22,42 @@ import (
 func openPrograms(ctx context.Context, data string, tenants *tenantcfg.Watcher, log *slog.Logger) (*programs.Set, error) {
 	var features func(string) eval.Features
 	if tenants != nil {
-		features = func(tenant string) eval.Features {
-			f := tenants.Current().TenantOrDefaults(tenant).Features()
-			return eval.Features{Trajectory: f.Trajectory, Diamond: f.Diamond}
-		}
+		features = tenantFeatures(tenants)
 	}
 	set, err := programs.Open(ctx, programs.Config{DataDir: data, ValidTenant: span.ValidTenant, Features: features, Logger: log})
 	if err != nil {
 		return nil, ioErrorf("tenant programs: %w", err)
 	}
 	return set, nil
+}
+
+// openDataPlane opens the data-plane worker (docs/quality.md): it
+// derives for the tenants whose tenant.yaml turns features.trajectory
+// on, with their programs' policies; its state is DATA/derive/state.json.
+func openDataPlane(data string, store ledger.Store, set *programs.Set, tenants *tenantcfg.Watcher, log *slog.Logger) (*dataplane.Worker, error) {
+	w, err := dataplane.Open(dataplane.Config{
+		Store:     store,
+		Program:   set.Program,
+		Features:  tenantFeatures(tenants),
+		StatePath: filepath.Join(data, dataplane.StateFile),
+		Logger:    log.With("component", "dataplane"),
+	})
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return w, nil
+}
+
+// tenantFeatures reads each tenant's feature flags from tenant.yaml; all
+// off without a configuration (--dev).
+func tenantFeatures(tenants *tenantcfg.Watcher) func(string) eval.Features {
+	if tenants == nil {
+		return func(string) eval.Features { return eval.Features{} }
+	}
+	return func(tenant string) eval.Features {
+		f := tenants.Current().TenantOrDefaults(tenant).Features()
+		return eval.Features{Trajectory: f.Trajectory, Diamond: f.Diamond}
+	}
 }
 
 // validateWith is the gateway's validation through set.

@@ -59,6 +59,7 @@ type serveOptions struct {
 	logOrigin       string
 	store           string // PostgreSQL URL; "" is the embedded store in data
 	noMigrate       bool
+	noDerive        bool
 	identity        identityOptions
 }
 
@@ -111,6 +112,7 @@ share one database.`,
 	f.IntVar(&o.indexCacheMB, "index-cache-mb", segment.DefaultIndexCacheBytes>>20, "block cache of the index in MiB (every append looks up its id there)")
 	f.StringVar(&o.store, "store", "", "PostgreSQL URL (postgres://user@host/db) to keep the ledger in; default: the embedded store in --data")
 	f.BoolVar(&o.noMigrate, "no-migrate", false, "with --store: do not apply schema migrations on start (run 'logline migrate')")
+	f.BoolVar(&o.noDerive, "no-derive", false, "do not run the data plane (trajectories, scores) on this node: with several PostgreSQL nodes on one database, run it on exactly one")
 	f.StringVar(&o.logOrigin, "log-origin", "", "the log's name (first line of every checkpoint, name of its keys); default: the one in DATA/keys, else logline.local/<random>")
 	id := &o.identity
 	f.BoolVar(&id.dev, "dev", false, "turn authentication OFF (every request may read and write every tenant); only on a loopback --addr")
@@ -224,6 +226,15 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	idn.loops = append(idn.loops, progs.Run)
+	if !o.noDerive {
+		dp, err := openDataPlane(o.data, store, progs, idn.tenants, log)
+		if err != nil {
+			_ = ln.Close()
+			_ = closeStore()
+			return err
+		}
+		idn.loops = append(idn.loops, dp.Run)
+	}
 	gw, err := gateway.New(gateway.Config{
 		Store:       store,
 		Logger:      log,

@@ -18,8 +18,9 @@
 // who "system:…").
 //
 // Time is event time and advances only through the ledger: each tenant
-// has a watermark, the latest `when` of its spans (clock spans included;
-// the server appends them for tenants with open trajectories). When a
+// has a watermark, the latest `when` of its own spans and of clock spans
+// (the server appends them for idle tenants with trajectories past their
+// deadline); other system spans — derived, auth events — do not move it. When a
 // span moves the watermark, every open trajectory whose deadline is now
 // past closes first: it is idle longer than close_timeout (its latest
 // span + close_timeout < watermark, reason "timeout") or older than

@@ -183,11 +183,18 @@ func (e *Engine) Apply(in *Input, emit func(*Derived)) error {
 		t = &tenantState{name: in.Tenant, open: map[string]*trajectory{}}
 		e.tenants[in.Tenant] = t
 	}
+	own := linkable(in)
+	if !own && in.EntityType != TypeClock {
+		// The data plane's spans and other system spans (auth events,
+		// written at wall-clock time) are not the tenant's timeline:
+		// only its own spans and clock spans move time.
+		return nil
+	}
 	if !t.hasMark || in.When.After(t.mark) {
 		t.mark, t.hasMark = in.When, true
 		e.expire(t, p, in, emit)
 	}
-	if !linkable(in) {
+	if !own {
 		return nil
 	}
 	key, ok, err := e.key(p, in)

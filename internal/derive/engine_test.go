@@ -146,6 +146,11 @@ func TestLinker(t *testing.T) {
 			{Tenant: "t", ID: "b", Who: "system:clock", EntityType: TypeClock, This: "clock", When: t0, WhenText: "2026-01-01T00:00:00Z"},
 			{Tenant: "t", ID: "c", Who: "system:auth", This: "x", When: t0, WhenText: "2026-01-01T00:00:00Z"},
 		}, false, nil},
+		{"system spans do not move time", nil, []*Input{
+			in("a", "x", 0),
+			{Tenant: "t", ID: "auth", Who: "system:auth", EntityType: "auth_event", This: "x", When: t0.Add(100 * h), WhenText: "2026-01-05T04:00:00Z"},
+			in("b", "x", h),
+		}, false, []string{"edge T1 #1 a", "edge T1 #2 b"}},
 		{"a clock span moves time", nil, []*Input{
 			in("a", "x", 0),
 			{Tenant: "t", ID: "tick", Who: "system:clock", EntityType: TypeClock, This: "clock", When: t0.Add(7 * h), WhenText: "2026-01-01T07:00:00Z"},

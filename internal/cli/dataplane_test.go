@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logline/logline/internal/derive"
+	"github.com/logline/logline/internal/lll/check"
+)
+
+// TestServeDerives: a tenant whose tenant.yaml turns trajectories on
+// gets, after ingesting the corpus, the derived spans the engine derives
+// offline (its quality spans, counted through GET /spans); a tenant
+// without the flag gets none. Stopped and started again, the server
+// derives nothing twice.
+func TestServeDerives(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	writeTenantYAML(t, data, "t_receipt", "features:\n  trajectory: true\n  diamond: true\n")
+	url, stop, log := runServeAuth(t, data)
+
+	token, errOut, code := runMain(t, ctx, nil, "", "token", "issue", "--data", data, "--tenant", "t_receipt", "--role", "admin")
+	if code != 0 {
+		t.Fatalf("token issue: exit %d\n%s", code, errOut)
+	}
+	token = strings.TrimSpace(token)
+	if _, errOut, code := runMain(t, ctx, nil, "", "ingest", "--server", url, "--token", token, corpusFile); code != 0 {
+		t.Fatalf("ingest: exit %d\n%s", code, errOut)
+	}
+
+	// Offline: the quality spans of every trajectory closed before the
+	// end of the corpus (the server never reaches an end of input).
+	prog, err := check.Check(nil, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := derive.PolicyOf(prog, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := derive.New(func(string) *derive.Policy { return p })
+	want := 0
+	raw, err := os.ReadFile(corpusFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lp derive.LineParser
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		in, err := lp.Parse([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = e.Apply(in, func(d *derive.Derived) {
+			if d.Type == derive.TypeQuality {
+				want++
+			}
+		})
+	}
+
+	count := func() int {
+		n := 0
+		cursor := ""
+		for {
+			u := url + "/spans?entity_type=trajectory_quality&limit=1000"
+			if cursor != "" {
+				u += "&cursor=" + cursor
+			}
+			status, body := bearerGet(t, u, token)
+			if status != http.StatusOK {
+				t.Fatalf("GET /spans: %d %s", status, body)
+			}
+			var page struct {
+				Spans []json.RawMessage `json:"spans"`
+				Next  string            `json:"next_cursor"`
+			}
+			if err := json.Unmarshal(body, &page); err != nil {
+				t.Fatal(err)
+			}
+			n += len(page.Spans)
+			if page.Next == "" {
+				return n
+			}
+			cursor = page.Next
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for count() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d quality spans after a minute, want %d\n%s", count(), want, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := count(); got != want {
+		t.Fatalf("%d quality spans, want %d", got, want)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d\n%s", code, log)
+	}
+	// Started again: the saved state resumes; nothing is derived twice.
+	url, stop, log = runServeAuth(t, data)
+	time.Sleep(500 * time.Millisecond)
+	if got := count(); got != want {
+		t.Fatalf("after a restart %d quality spans, want %d\n%s", got, want, log)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d\n%s", code, log)
+	}
+	if _, err := os.Stat(data + "/derive/state.json"); err != nil {
+		t.Errorf("no state saved: %v", err)
+	}
+}
