@@ -106,3 +106,39 @@ pipeline trajectory_linker {
 		t.Errorf("a failed run left its output: %v", err)
 	}
 }
+
+// TestQualityDocs: every `$ logline quality simulate …` block of
+// docs/quality.md prints exactly what the command prints.
+func TestQualityDocs(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/quality.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := 0
+	for _, block := range strings.Split(string(doc), "```console\n")[1:] {
+		block = block[:strings.Index(block, "```")]
+		cmd, want, _ := strings.Cut(block, "\n")
+		if !strings.HasPrefix(cmd, "$ logline quality simulate ") {
+			continue
+		}
+		blocks++
+		var args []string
+		for _, a := range strings.Fields(strings.TrimPrefix(cmd, "$ logline ")) {
+			if strings.HasPrefix(a, "../shared/") || strings.HasPrefix(a, "examples/") {
+				a = "../../" + a // the docs run from the repository's root
+			}
+			args = append(args, a)
+		}
+		got, errOut, code := runMain(t, context.Background(), nil, "", args...)
+		if code != ExitOK {
+			t.Errorf("%s: exit %d: %s", cmd, code, errOut)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s prints\n%s\ndocs/quality.md shows\n%s", cmd, got, want)
+		}
+	}
+	if blocks < 3 {
+		t.Errorf("docs/quality.md has %d simulate examples, want 3", blocks)
+	}
+}
