@@ -69,6 +69,9 @@ type Config struct {
 	Tick      time.Duration    // how often idle tenants and saves are looked at; DefaultTick when 0
 	SaveEvery uint64           // entries applied between saves; DefaultSaveEvery when 0
 	Chunk     uint64           // entries read per batch; DefaultChunk when 0
+	// MaxBacklog bounds the derivation queue (entries not yet applied);
+	// past it, tenants' derived_events_perf policies act. DefaultMaxBacklog when 0.
+	MaxBacklog uint64
 }
 
 // Status is what the worker reports.
@@ -79,6 +82,7 @@ type Status struct {
 	Duplicates int64  // derived spans found already stored (after a restart)
 	Conflicts  int64  // derived spans stored with other content (a policy changed under a restart)
 	Clocks     int64  // clock spans appended since start
+	Shed       int64  // derived spans shed (derived_events_perf shed_derived) since start
 	Open       int    // open trajectories, all tenants
 	Saved      time.Time
 	Err        string // the last error met ("" when none)
@@ -104,7 +108,12 @@ type Worker struct {
 	lastSeen map[string]time.Time // wall time a tenant's own span was last applied
 	started  time.Time
 	pending  []*span.Span
+	records  []*span.Span // shed records waiting for the next append
 	buf      []byte
+	curIndex uint64 // log index of the entry being applied
+
+	rates map[string]*rate // derived spans per tenant per minute
+	over  *overloads       // what Admit reads
 
 	mu     sync.Mutex
 	status Status
@@ -145,7 +154,11 @@ func Open(cfg Config) (*Worker, error) {
 	if cfg.Chunk == 0 {
 		cfg.Chunk = DefaultChunk
 	}
-	w := &Worker{cfg: cfg, policies: map[string]cachedPolicy{}, lastSeen: map[string]time.Time{}, started: cfg.Now()}
+	if cfg.MaxBacklog == 0 {
+		cfg.MaxBacklog = DefaultMaxBacklog
+	}
+	w := &Worker{cfg: cfg, policies: map[string]cachedPolicy{}, lastSeen: map[string]time.Time{}, started: cfg.Now(),
+		rates: map[string]*rate{}, over: newOverloads()}
 	w.eng = derive.New(w.policy)
 	if err := w.load(); err != nil {
 		return nil, err
@@ -338,8 +351,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // duplicates.
 func (w *Worker) step(ctx context.Context, to uint64) error {
 	var derr error
+	now := w.cfg.Now()
+	backlog := w.cfg.Store.Size() - w.cursor
 	emit := func(d *derive.Derived) {
-		if derr != nil {
+		if derr != nil || !w.admitDerived(d.Tenant, w.curIndex, now, backlog) {
 			return
 		}
 		w.buf = d.AppendJSON(w.buf[:0])
@@ -350,8 +365,8 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 		}
 		w.pending = append(w.pending, sp)
 	}
-	now := w.cfg.Now()
 	err := w.cfg.Store.Read(ctx, w.cursor, to, func(e *span.Entry) error {
+		w.curIndex = e.LogIndex
 		if err := w.eng.Apply(derive.FromSpan(&e.Span), emit); err != nil {
 			return err
 		}
@@ -387,8 +402,20 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 	return nil
 }
 
-// flush appends the pending derived spans.
+// flush appends the pending derived spans and shed records.
 func (w *Worker) flush(ctx context.Context) error {
+	if len(w.records) > 0 {
+		outs, err := w.cfg.Store.Append(ctx, w.records)
+		if err != nil {
+			return err
+		}
+		for i, o := range outs {
+			if o.Err != nil {
+				return fmt.Errorf("append shed record %s: %w", w.records[i].ID, o.Err)
+			}
+		}
+		w.records = w.records[:0]
+	}
 	if len(w.pending) == 0 {
 		return nil
 	}
@@ -426,6 +453,10 @@ func (w *Worker) flush(ctx context.Context) error {
 // their deadline, and saves the state when it moved.
 func (w *Worker) tick(ctx context.Context) error {
 	now := w.cfg.Now().UTC()
+	w.rollMinutes(now, w.cfg.Store.Size()-w.cursor)
+	if err := w.flush(ctx); err != nil {
+		return fmt.Errorf("dataplane: %w", err)
+	}
 	var clocks []*span.Span
 	for _, t := range w.eng.Tenants() {
 		if w.eng.Open(t) == 0 || w.policy(t) == nil {

@@ -57,6 +57,9 @@ type Policy struct {
 	Diamond    bool // features.diamond: diamond candidates
 	Linker     ir.TrajectoryLinker
 	Meter      ir.QualityMeter
+	// Perf is the derived_events_perf policy: the server's backpressure
+	// (the engine itself derives everything regardless).
+	Perf ir.DerivedEventsPerf
 	// CloseRule reports whether a span closes its trajectory (a
 	// pipeline's close_by_timeout_or_rule(COND)); nil: no rule. An
 	// error stops derivation: the rule could not be evaluated.
@@ -68,7 +71,7 @@ type Policy struct {
 // (close_by_timeout_or_rule(COND), evaluated with the flags as
 // features).
 func PolicyOf(prog *ir.Program, trajectory, diamond bool) (*Policy, error) {
-	p := &Policy{Trajectory: trajectory, Diamond: diamond, Linker: prog.TrajectoryLinker(), Meter: prog.QualityMeter()}
+	p := &Policy{Trajectory: trajectory, Diamond: diamond, Linker: prog.TrajectoryLinker(), Meter: prog.QualityMeter(), Perf: prog.DerivedEventsPerf()}
 	m, err := eval.New(prog, eval.Config{Features: eval.Features{Trajectory: trajectory, Diamond: diamond}})
 	if err != nil {
 		return nil, fmt.Errorf("derive: %w", err)

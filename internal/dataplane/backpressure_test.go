@@ -1,0 +1,140 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logline/logline/internal/lll/check"
+	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/lll/syntax"
+	"github.com/logline/logline/internal/span"
+)
+
+func compile(t *testing.T, src string) *ir.Program {
+	t.Helper()
+	f, err := syntax.Parse("p.lll", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := check.Check([]*syntax.File{f}, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestShedDerived: over max_per_minute, derived spans are shed (not
+// appended), counted, and recorded by a derivation_shed span naming the
+// causes' log index range once the minute ends.
+func TestShedDerived(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	spans := corpusSpans(t, 1000)
+	appendAll(t, s, spans)
+	prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 100\n}\n")
+	all := len(offline(t, prog, spans))
+	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
+	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Tick: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := runUntil(t, w, s, func(Status) bool { return true })
+	if st.Derived != 100 {
+		t.Fatalf("appended %d derived spans in one minute, want 100 (of %d)", st.Derived, all)
+	}
+	if err := w.Admit(context.Background(), "t_receipt"); err != nil {
+		t.Fatalf("shed_derived refused an ingest: %v", err)
+	}
+	clock.Set(clock.Now().Add(time.Minute))
+	st = runUntil(t, w, s, func(st Status) bool { return st.Shed > 0 })
+	if st.Shed != int64(all-100) {
+		t.Errorf("shed %d, want %d", st.Shed, all-100)
+	}
+	var records []*span.Entry
+	_ = s.Read(context.Background(), 0, s.Size(), func(e *span.Entry) error {
+		if e.EntityType == "derivation_shed" {
+			c := *e
+			records = append(records, &c)
+		}
+		return nil
+	})
+	if len(records) != 1 {
+		t.Fatalf("%d shed records, want 1", len(records))
+	}
+	data, _ := records[0].Field("data")
+	if want := `"shed":` + strconv.Itoa(all-100); !strings.Contains(string(data), want) || !strings.Contains(string(data), `"reason":"max_per_minute"`) {
+		t.Errorf("shed record data %s, want %s", data, want)
+	}
+}
+
+// TestRejectAndSlow: reject_429 refuses ingest with a Retry-After until
+// the minute ends; slow_ingest holds it until the overload clears.
+func TestRejectAndSlow(t *testing.T) {
+	for _, action := range []string{Reject429, SlowIngest} {
+		t.Run(action, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openStore(t, dir)
+			defer s.Close()
+			spans := corpusSpans(t, 500)
+			appendAll(t, s, spans)
+			prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 50\n  on_overload: \""+action+"\"\n}\n")
+			all := len(offline(t, prog, spans))
+			clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
+			w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+				StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Tick: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := runUntil(t, w, s, func(Status) bool { return true })
+			if st.Derived != int64(all) || st.Shed != 0 {
+				t.Fatalf("%s: appended %d of %d, shed %d: nothing may be shed", action, st.Derived, all, st.Shed)
+			}
+			if action == Reject429 {
+				err := w.Admit(context.Background(), "t_receipt")
+				var oe *OverloadError
+				if !errors.As(err, &oe) || oe.RetryAfter < 49*time.Second || oe.RetryAfter > time.Minute || oe.Reason != "max_per_minute" {
+					t.Fatalf("Admit = %v, want an overload with Retry-After ≈ 50 s", err)
+				}
+				if err := w.Admit(context.Background(), "other"); err != nil {
+					t.Fatalf("another tenant refused: %v", err)
+				}
+			} else {
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				err := w.Admit(ctx, "t_receipt")
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("slow_ingest did not hold the ingest: %v", err)
+				}
+			}
+			// The minute ends: the overload clears; a held ingest goes on.
+			done := make(chan error, 1)
+			go func() { done <- w.Admit(context.Background(), "t_receipt") }()
+			clock.Set(clock.Now().Add(time.Minute))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { _ = w.Run(ctx) }()
+			select {
+			case err := <-done:
+				if action == SlowIngest && err != nil {
+					t.Fatalf("held ingest after the minute: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("Admit still waiting after the overload cleared")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for w.Admit(context.Background(), "t_receipt") != nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("still refused after the minute: %v", w.Admit(context.Background(), "t_receipt"))
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+}
