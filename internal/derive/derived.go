@@ -101,19 +101,26 @@ func (d *Derived) AppendJSON(b []byte) []byte {
 }
 
 // derivedID is "d_" + 40 hex digits of SHA-256 over the tenant, the
-// cause (id and seq), the type and the trajectory.
+// cause (id and seq), the type (one byte) and the trajectory (its 16
+// bytes): one SHA-256 block for the usual lengths.
 func (e *Engine) derivedID(d *Derived) string {
 	b := e.buf[:0]
-	b = append(b, "derived\x00"...)
 	b = append(b, d.Tenant...)
 	b = append(b, 0)
 	b = append(b, d.CauseID...)
 	b = append(b, 0)
 	b = strconv.AppendUint(b, d.causeSeq, 10)
-	b = append(b, 0)
-	b = append(b, d.Type...)
-	b = append(b, 0)
-	b = append(b, d.TrajectoryID...)
+	b = append(b, 0, typeCode(d.Type))
+	if len(d.TrajectoryID) == 2+32 {
+		var raw [16]byte
+		if _, err := hex.Decode(raw[:], []byte(d.TrajectoryID[2:])); err == nil {
+			b = append(b, raw[:]...)
+		} else {
+			b = append(b, d.TrajectoryID...)
+		}
+	} else {
+		b = append(b, d.TrajectoryID...)
+	}
 	e.buf = b
 	sum := sha256.Sum256(b)
 	var id [2 + 40]byte
@@ -122,11 +129,24 @@ func (e *Engine) derivedID(d *Derived) string {
 	return string(id[:])
 }
 
+// typeCode is the byte that stands for a derived type in ids.
+func typeCode(typ string) byte {
+	switch typ {
+	case TypeEdge:
+		return 'e'
+	case TypeClosed:
+		return 'c'
+	case TypeQuality:
+		return 'q'
+	}
+	return 'd'
+}
+
 // trajectoryID is "t_" + 32 hex digits of SHA-256 over the tenant and
 // the opening span (id and seq).
 func (e *Engine) trajectoryID(in *Input) string {
 	b := e.buf[:0]
-	b = append(b, "trajectory\x00"...)
+	b = append(b, 't', 0)
 	b = append(b, in.Tenant...)
 	b = append(b, 0)
 	b = append(b, in.ID...)

@@ -35,7 +35,9 @@ const (
 // Who is the author of every derived span.
 const Who = "system:trajectory"
 
-// Input is one ledger entry as the data plane reads it.
+// Input is one ledger entry as the data plane reads it. Apply keeps none
+// of its strings (it copies what it keeps), so they may alias a buffer
+// the caller reuses.
 type Input struct {
 	Tenant     string
 	ID         string
@@ -183,8 +185,8 @@ func (e *Engine) Apply(in *Input, emit func(*Derived)) error {
 	}
 	t := e.tenants[in.Tenant]
 	if t == nil {
-		t = &tenantState{name: in.Tenant, open: map[string]*trajectory{}}
-		e.tenants[in.Tenant] = t
+		t = &tenantState{name: strings.Clone(in.Tenant), open: map[string]*trajectory{}}
+		e.tenants[t.name] = t
 	}
 	own := linkable(in)
 	if !own && in.EntityType != TypeClock {
@@ -215,7 +217,8 @@ func (e *Engine) Apply(in *Input, emit func(*Derived)) error {
 	tr := t.open[key]
 	if tr == nil {
 		e.stats.Opened++
-		tr = &trajectory{id: e.trajectoryID(in), key: key, this: in.This, first: in.When, last: in.When}
+		key = strings.Clone(key)
+		tr = &trajectory{id: e.trajectoryID(in), key: key, this: strings.Clone(in.This), first: in.When, last: in.When}
 		t.open[key] = tr
 		tr.setDeadline(p.Linker)
 		heap.Push(&t.heap, tr)

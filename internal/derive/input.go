@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/span"
@@ -35,11 +36,12 @@ func FromSpan(sp *span.Span) *Input {
 // signature; the others are not validated beyond what is read.
 func ParseLine(line []byte) (*Input, error) {
 	var p LineParser
-	return p.Parse(line)
+	return p.Parse(bytes.Clone(line))
 }
 
-// LineParser is ParseLine reusing its memory: the Input it returns is
-// valid until the next Parse.
+// LineParser is ParseLine reusing its memory: the Input it returns, and
+// its strings, are valid only until the next Parse and while line is
+// not modified (they alias it: no copy of the line is made).
 type LineParser struct {
 	in  Input
 	obj eval.Object
@@ -48,7 +50,7 @@ type LineParser struct {
 // Parse reads one line; see ParseLine.
 func (p *LineParser) Parse(line []byte) (*Input, error) {
 	obj := &p.obj
-	if !obj.Parse(string(line)) {
+	if len(line) == 0 || !obj.Parse(unsafe.String(&line[0], len(line))) {
 		return nil, fmt.Errorf("not a JSON object")
 	}
 	p.in = Input{Fields: obj}
