@@ -138,6 +138,19 @@ func TestQualityDocs(t *testing.T) {
 			t.Errorf("%s prints\n%s\ndocs/quality.md shows\n%s", cmd, got, want)
 		}
 	}
+	// The example edge is the first span simulate derives.
+	out := filepath.Join(t.TempDir(), "derived.ndjson")
+	if _, errOut, code := runMain(t, context.Background(), nil, "", "quality", "simulate", "--spans", corpusFile, "--out", out); code != ExitOK {
+		t.Fatalf("simulate: %s", errOut)
+	}
+	derived, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(derived), "\n")
+	if !strings.Contains(string(doc), "```json\n"+first+"\n```") {
+		t.Errorf("docs/quality.md's example edge is not the first derived span:\n%s", first)
+	}
 	if blocks < 3 {
 		t.Errorf("docs/quality.md has %d simulate examples, want 3", blocks)
 	}

@@ -72,8 +72,9 @@
 // trajectory (the others), trace_id the trajectory id (so a
 // trajectory's spans are one indexed query away), when the `when` (as
 // written) of the span that caused it, related_to [that span's id], and
-// the v8 payload under data. Ids are derived from the cause: "d_" + 40 hex digits of
-// SHA-256(tenant, cause id and seq, type, trajectory id); trajectory ids
-// from the opening span: "t_" + 32 hex digits of SHA-256(tenant, id,
-// seq). Replaying the ledger therefore derives the same ids.
+// the v8 payload under data. Ids are derived from the cause: "d_" + 40
+// hex digits of SHA-256(tenant, cause id and seq, a type byte, the
+// trajectory id's 16 bytes); trajectory ids from the opening span: "t_"
+// + 32 hex digits of SHA-256(tenant, id, seq). Replaying the ledger
+// therefore derives the same ids.
 package derive
