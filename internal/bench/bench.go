@@ -51,11 +51,14 @@ const (
 	SectionPG       = "pg"      // the raw Blueprint4 baseline
 	SectionPGStore  = "pgstore" // LogLine on PostgreSQL
 	SectionAuth     = "auth"    // a server with LLST tokens and quotas
+
+	// SectionValidators: tenant .lll validators on ingest.
+	SectionValidators = "validators"
 )
 
 // Sections lists every section Config.Skip accepts.
 func Sections() []string {
-	return []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
+	return []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionValidators, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
 }
 
 // pgLatencyClients is the concurrency of single-span POSTs through a
@@ -400,6 +403,28 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if !cfg.Keep {
 			_ = os.RemoveAll(filepath.Join(work, "auth"))
 			_ = os.RemoveAll(filepath.Join(work, "auth-off"))
+		}
+		runtime.GC()
+	}
+
+	// Tenant validators on ingest: a server with tenant programs.
+	switch {
+	case cfg.skip(SectionValidators):
+		rep.Validators.Skipped = "skipped"
+	case cfg.Server != "":
+		rep.Validators.Skipped = "needs the in-process server (it writes the tenants' programs into its data directory)"
+	default:
+		rep.Validators, err = measureValidators(ctx, c, d, validatorsOptions{
+			Work: work, Spans: cfg.Spans, Clients: cfg.Clients, Batch: cfg.Batch, Timeout: cfg.PhaseTimeout,
+			Log: log, ServerLog: slog.New(levelHandler{log.Handler(), slog.LevelWarn}),
+		})
+		if err != nil {
+			rep.Validators.Error = fail("validators", err)
+		}
+		if !cfg.Keep {
+			for _, k := range valVariants {
+				_ = os.RemoveAll(filepath.Join(work, "validators-"+k))
+			}
 		}
 		runtime.GC()
 	}

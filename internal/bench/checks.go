@@ -87,6 +87,7 @@ func checks(rep *Report) []Check {
 			got, ps.Ingest[0].SpansPerSec >= targetPGOneNodePerSec)
 	}
 	out = append(out, authChecks(&rep.Auth)...)
+	out = append(out, validatorsChecks(&rep.Validators)...)
 	if u, r := ingest("unsigned"), rawCopy(rep); u != nil && r != nil {
 		add("LogLine (hash, chain, index) vs raw COPY into Blueprint4",
 			fmt.Sprintf("≥ %s spans/s", num(r.SpansPerSec)),
@@ -121,6 +122,9 @@ func notes(rep *Report, cfg Config) []string {
 	}
 	if a := authNote(&rep.Auth); a != "" {
 		n = append(n, a)
+	}
+	if v := validatorsNote(&rep.Validators); v != "" {
+		n = append(n, v)
 	}
 	if len(rep.Memory.Runs) > 0 {
 		n = append(n, "memory: one NDJSON body generated while it is sent, into a fresh in-process server whose body limit is raised above the body (the default limit is 32 MiB); heap of the whole process from runtime/metrics every 5 ms")

@@ -27,7 +27,7 @@ func NewCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure ingest, latency, reads, stream, authentication, recovery and memory, on the embedded store and PostgreSQL",
+		Short: "Measure ingest, latency, reads, stream, authentication, validators, recovery and memory, on the embedded store and PostgreSQL",
 		Long: `Measure LogLine on this machine and print the machine it ran on.
 
 By default bench starts what 'logline serve' runs — the embedded store in a
@@ -45,6 +45,12 @@ fdatasync — inside its own process, and measures over real HTTP:
     cached; a noisy tenant driven at 10× its --noisy-limit while a quiet
     tenant posts at --quiet-rate, the quiet tenant's p99 beside its p99
     alone;
+  * tenant validators (skip them with --skip validators): a server with
+    tenant .lll programs as 'serve' loads them, the NDJSON ingest into a
+    tenant whose programs are a policy block only (no validator), one
+    with the default canonical_contract_v1 and one with the contract and
+    five rules, in interleaved rounds: spans/s of each, the cost of the
+    validators (target ≤ 10%), µs per span, Validate alone;
   * peak heap while one large NDJSON body streams in (memory is bounded);
   * reopen time after a crash (torn tail, lagging index), after a clean
     close and with the index lost, on a data directory of --recovery-spans;

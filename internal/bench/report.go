@@ -26,6 +26,9 @@ type Report struct {
 	PGStore  PGStore      `json:"pg_store"` // LogLine on PostgreSQL
 	Postgres Postgres     `json:"postgres"`
 
+	// Validators is the cost of tenant .lll validators on ingest.
+	Validators Validators `json:"validators"`
+
 	// Checks compares the results with the targets of issue 2 ("Speed").
 	Checks []Check `json:"checks"`
 	// Notes explain how things were measured and what was left out.

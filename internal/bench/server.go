@@ -57,6 +57,9 @@ type serverOptions struct {
 	// it builds the gateway's Access once the store is open. nil runs the
 	// server as --dev.
 	access func(ledger.Store) (*gateway.Access, error)
+	// validate, when set, runs the tenants' validators before every
+	// append (as serve wires its tenant programs); nil runs none.
+	validate gateway.ValidateFunc
 }
 
 // startLocalWith is startLocal with every option.
@@ -145,7 +148,7 @@ func startServer(dir, origin string, o serverOptions, log *slog.Logger, open sto
 			return nil, fmt.Errorf("access: %w", err)
 		}
 	}
-	gw, err := gateway.New(gateway.Config{Store: store, Dev: access == nil, Access: access, Logger: log, Ready: store.Ready, MaxBodyBytes: o.maxBody, Log: store, LogKeys: logKeys, Receipts: receipts})
+	gw, err := gateway.New(gateway.Config{Store: store, Dev: access == nil, Access: access, Logger: log, Ready: store.Ready, MaxBodyBytes: o.maxBody, Log: store, LogKeys: logKeys, Receipts: receipts, Validate: o.validate})
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -96,6 +96,7 @@ func WriteTable(w io.Writer, rep Report) error {
 	p("")
 
 	writeAuthTable(p, &rep)
+	writeValidatorsTable(p, &rep)
 
 	rc := rep.Recovery
 	p("RECOVERY")
