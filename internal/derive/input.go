@@ -19,11 +19,11 @@ func FromSpan(sp *span.Span) *Input {
 		Who: sp.Who, This: sp.This, When: sp.When, Status: sp.Status,
 		Signed: sp.Signed, Fields: sp,
 	}
-	if raw, ok := sp.Field("when"); ok {
-		in.WhenText = eval.StringValue(string(raw))
+	if raw, ok := sp.FieldString("when"); ok {
+		in.WhenText = eval.StringValue(raw)
 	}
-	if raw, ok := sp.Field("confirmed_by"); ok {
-		in.Confirmed = nonEmptyArray(string(raw))
+	if raw, ok := sp.FieldString("confirmed_by"); ok {
+		in.Confirmed = nonEmptyArray(raw)
 	}
 	return in
 }

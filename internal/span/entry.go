@@ -27,6 +27,17 @@ func (s *Span) Field(name string) ([]byte, bool) {
 	return []byte(s.canon[r.a:r.b]), true
 }
 
+// FieldString is Field without a copy: the member's canonical JSON as a
+// string sharing the span's memory (strings are immutable).
+func (s *Span) FieldString(name string) (string, bool) {
+	f, ok := lookupFieldString(name)
+	if !ok || fields[f].server || s.vals[f].b == 0 {
+		return "", false
+	}
+	r := s.vals[f]
+	return s.canon[r.a:r.b], true
+}
+
 // AppendEntry appends the stored entry line of s to dst: one JCS object
 // holding the span's stored members plus log_index, prev_hash and
 // received_at (receivedAt in UTC, RFC 3339 with nanoseconds and trailing

@@ -166,3 +166,21 @@ func TestParseEntryNoLimits(t *testing.T) {
 		t.Errorf("ParseEntry: %v", err)
 	}
 }
+
+// TestFieldString: FieldString gives what Field gives, without a copy.
+func TestFieldString(t *testing.T) {
+	sp, err := Decode([]byte(`{"id":"a","tenant":"t","who":"w","did":"d","this":"x","when":"2026-01-02T03:04:05+01:00","data":{"b":[1,2],"a":"é"},"confirmed_by":[]}`), DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"id", "tenant", "when", "data", "confirmed_by", "status", "log_index", "nope", "curr_hash"} {
+		b, ok1 := sp.Field(name)
+		s, ok2 := sp.FieldString(name)
+		if ok1 != ok2 || string(b) != s {
+			t.Errorf("%s: Field %q %v, FieldString %q %v", name, b, ok1, s, ok2)
+		}
+	}
+	if s, _ := sp.FieldString("data"); s != `{"a":"é","b":[1,2]}` {
+		t.Errorf("data %s", s)
+	}
+}

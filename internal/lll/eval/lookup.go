@@ -8,11 +8,18 @@ import "strings"
 // trajectories and matches exceptions with it.
 func Lookup(sp Fields, path string) (string, bool) {
 	field, rest, nested := strings.Cut(path, ".")
-	raw, ok := sp.Field(field)
+	var v string
+	var ok bool
+	if sf, isSF := sp.(stringFields); isSF {
+		v, ok = sf.FieldString(field)
+	} else {
+		var raw []byte
+		raw, ok = sp.Field(field)
+		v = bytesString(raw)
+	}
 	if !ok {
 		return "", false
 	}
-	v := bytesString(raw)
 	for nested {
 		var key string
 		key, rest, nested = strings.Cut(rest, ".")

@@ -75,6 +75,13 @@ var (
 	_ Fields = (*span.Entry)(nil)
 )
 
+// stringFields is implemented by spans that can give a member's JSON
+// without copying it (*span.Span, *span.Entry): read that way when they
+// do.
+type stringFields interface {
+	FieldString(name string) (string, bool)
+}
+
 // RawSpan is a span as a JSON object, not validated (for offline runs and
 // tests). Its Field finds the top-level member named name.
 type RawSpan []byte
@@ -384,9 +391,13 @@ func (st *state) raw(i int32) (string, bool) {
 	var raw string
 	var ok bool
 	if len(p.steps) == 0 {
-		var b []byte
-		b, ok = st.src.Field(p.field)
-		raw = bytesString(b)
+		if sf, isSF := st.src.(stringFields); isSF {
+			raw, ok = sf.FieldString(p.field)
+		} else {
+			var b []byte
+			b, ok = st.src.Field(p.field)
+			raw = bytesString(b)
+		}
 	} else {
 		raw, ok = st.raw(p.top)
 		for _, s := range p.steps {
