@@ -7,6 +7,7 @@ import (
 
 	"github.com/logline/logline/internal/auth/tenantcfg"
 	"github.com/logline/logline/internal/dataplane"
+	"github.com/logline/logline/internal/derive"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/lll/eval"
@@ -57,6 +58,20 @@ func tenantFeatures(tenants *tenantcfg.Watcher) func(string) eval.Features {
 	return func(tenant string) eval.Features {
 		f := tenants.Current().TenantOrDefaults(tenant).Features()
 		return eval.Features{Trajectory: f.Trajectory, Diamond: f.Diamond}
+	}
+}
+
+// dryRunPolicy is POST /quality/dryrun's policy
+// (gateway.Config.DataPlanePolicy): a tenant's program in force, with
+// trajectories on whatever its features.trajectory says, and diamond
+// candidates as asked, else as its features.diamond says.
+func dryRunPolicy(set *programs.Set, features func(string) eval.Features) func(string, *bool) (*derive.Policy, error) {
+	return func(tenant string, diamond *bool) (*derive.Policy, error) {
+		d := features(tenant).Diamond
+		if diamond != nil {
+			d = *diamond
+		}
+		return derive.PolicyOf(set.Program(tenant), true, d)
 	}
 }
 

@@ -249,6 +249,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Usage:       idn.usage,
 		Validate:    validateWith(progs),
 		OpenAPI:     newOpenAPIDocs(a.version, baseURL, progs).document,
+
+		// POST /quality/dryrun: the tenant's program, trajectories on.
+		DataPlanePolicy: dryRunPolicy(progs, tenantFeatures(idn.tenants)),
 	})
 	if err != nil {
 		_ = ln.Close()

@@ -67,6 +67,7 @@ func newAccessEnv(t *testing.T, quotas *quota.Limiter) *accessEnv {
 			ae.mu.Unlock()
 		}}
 		c.Usage = quota.NewUsage(quota.UsageConfig{})
+		c.DataPlanePolicy = testDataPlanePolicy(t)
 	})
 	ae.env = e
 	appendExportSpans(t, e, 2, map[string]string{"acme": "admin-acme", "bakery": "admin-bakery"})
@@ -118,6 +119,9 @@ func (ae *accessEnv) requestsFor(t *testing.T) map[string][2]accessRequest {
 		"GET /checkpoint":            {{"GET", "/checkpoint", "", ""}, {}},
 		"GET /proof/inclusion":       {{"GET", "/proof/inclusion?id=" + stored("acme"), "", ""}, {"GET", "/proof/inclusion?id=" + stored("bakery"), "", ""}},
 		"GET /proof/consistency":     {{"GET", "/proof/consistency?from=1&to=2", "", ""}, {}},
+		"GET /trajectories/{id}":     {{"GET", "/trajectories/" + ae.accessTrajectory(t, "acme"), "", ""}, {"GET", "/trajectories/" + ae.accessTrajectory(t, "bakery") + "?tenant=bakery", "", ""}},
+		"GET /trajectories":          {{"GET", "/trajectories?this=traj:acme", "", ""}, {"GET", "/trajectories?this=traj:bakery&tenant=bakery", "", ""}},
+		"POST /quality/dryrun":       {{"POST", "/quality/dryrun", "application/x-ndjson", span("acme") + "\n"}, {"POST", "/quality/dryrun", "application/x-ndjson", span("bakery") + "\n"}},
 		"POST /exports":              {{"POST", "/exports", "application/json", `{"tenant":"acme"}`}, {"POST", "/exports", "application/json", `{"tenant":"bakery"}`}},
 		"GET /exports/{id}":          {{"GET", "/exports/" + ae.exportID["acme"], "", ""}, {"GET", "/exports/" + ae.exportID["bakery"], "", ""}},
 		"GET /metrics/public":        {{"GET", "/metrics/public", "", ""}, {}},

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/logline/logline/internal/auth/quota"
+	"github.com/logline/logline/internal/derive"
 	"github.com/logline/logline/internal/export"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/span"
@@ -94,6 +95,15 @@ type Config struct {
 	// It is called on every request, so it should cache; it must be safe
 	// for concurrent use.
 	OpenAPI func(tenant string) ([]byte, error)
+	// DataPlanePolicy, when set, gives POST /quality/dryrun the
+	// data-plane policy of tenant: its program in force with
+	// trajectories on (whatever its features.trajectory says: a dry run
+	// is how a tenant tries them), and diamond candidates as diamond
+	// says, or as the tenant's features.diamond says when diamond is
+	// nil. nil answers POST /quality/dryrun 501 not_implemented. It must
+	// be safe for concurrent use; each call's Policy is used by one
+	// request only.
+	DataPlanePolicy func(tenant string, diamond *bool) (*derive.Policy, error)
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -125,6 +135,10 @@ type Server struct {
 	openAPI      func(tenant string) ([]byte, error) // nil: GET /openapi.yaml answers 501
 	corsOrigins  map[string]bool
 	handler      http.Handler
+
+	// dryRunPolicy is Config.DataPlanePolicy; nil: POST /quality/dryrun
+	// answers 501.
+	dryRunPolicy func(tenant string, diamond *bool) (*derive.Policy, error)
 
 	idMu  sync.Mutex    // guards newID, which need not be concurrency-safe
 	newID func() string // server-assigned ids: "s_" + ULID
@@ -179,6 +193,7 @@ func New(cfg Config) (*Server, error) {
 		usage:        cfg.Usage,
 		validateFn:   cfg.Validate,
 		openAPI:      cfg.OpenAPI,
+		dryRunPolicy: cfg.DataPlanePolicy,
 		stopping:     make(chan struct{}),
 	}
 	s.corsOrigins = map[string]bool{}

@@ -58,7 +58,7 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case codeTooManyRequests:
 		return http.StatusTooManyRequests
-	case codeValidationFailed:
+	case codeValidationFailed, codeCloseRuleFailed:
 		return http.StatusUnprocessableEntity
 	case codeConflict, codeAmbiguousID:
 		return http.StatusConflict

@@ -24,7 +24,7 @@ var rules = map[string][]string{
 	"internal/ledger":            {"internal/span"},
 	"internal/ledger/ledgertest": {"internal/ledger", "internal/span"},
 	"internal/ledger/segment":    {"internal/durable", "internal/ledger", "internal/span"},
-	"internal/gateway":           {"internal/auth", "internal/auth/quota", "internal/export", "internal/ledger", "internal/span", "internal/tlog"},
+	"internal/gateway":           {"internal/auth", "internal/auth/quota", "internal/derive", "internal/export", "internal/ledger", "internal/span", "internal/tlog"},
 	"internal/client":            {"internal/span"},
 	"internal/tlog":              {"internal/durable"},
 	"internal/durable":           {},

@@ -29,8 +29,9 @@
 //     stored and served), SpanInput (the ingest body), AppendResult,
 //     Receipt, IngestLine, IngestSummary, QueryPage, InclusionProof,
 //     ConsistencyProof, ExportRequest, ExportCreated, Usage, JWKS,
-//     TokenRequest, TokenResponse, OAuthError, LoginResult, Problem and
-//     QuotaProblem.
+//     TokenRequest, TokenResponse, OAuthError, LoginResult, Trajectory,
+//     TrajectoryEdge, TrajectoryPage, TrajectorySummary, DryRunResult,
+//     QualitySummary, Problem and QuotaProblem.
 //
 // # Entity schemas
 //

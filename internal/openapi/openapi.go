@@ -109,6 +109,7 @@ func tags() l {
 		t("stream", "Follow the log as NDJSON or server-sent events."),
 		t("verification", "Signed checkpoints, the log's keys and Merkle proofs."),
 		t("exports", "Signed tenant exports that verify offline."),
+		t("trajectories", "Derived structure: trajectories, their quality scores and diamond candidates, and the data plane's dry run."),
 		t("usage", "Usage counters."),
 		t("identity", "Token keys, OpenID Connect login and service-account token exchange."),
 		t("probes", "Liveness and readiness."),

@@ -240,6 +240,36 @@ func operations() []operation {
 			"responses", answers([]status{{200, m{"description", "The proof.", "headers", treeHeaders, "content", jsonOf("ConsistencyProof")}}},
 				withGuard("BadRequest", "NotImplemented", "Unavailable")...),
 		}},
+		{"GET", "/trajectories/{id}", auth.LedgerRead, m{
+			"operationId", "getTrajectory",
+			"tags", l{"trajectories"},
+			"summary", "One trajectory: its spans, state, score and components",
+			"description", "Assembled from the spans the data plane derived for it (trace_id = the trajectory id, who system:trajectory): its edges in position order — one page of them, limit and cursor — its state (open until a trajectory_closed), close reason, span count, quality score and components, the diamond candidate flag, and the earliest and latest event times of its spans. With a token, the trajectory is looked up in the token's tenant only. Every request reads all of the trajectory's derived spans. See docs/http-api.md#trajectories.",
+			"parameters", l{
+				m{"name", "id", "in", "path", "required", true, "description", "The trajectory id.", "schema", schemaRef("TrajectoryID")},
+				param("Tenant"),
+				query("limit", "At most this many edges (default 1000).", m{"type", "integer", "minimum", 1, "maximum", 10000, "default", 1000}),
+				query("cursor", "next_cursor of the previous page, unchanged: the edges after it.", m{"type", "string"}),
+			},
+			"responses", answers([]status{{200, m{"description", "The trajectory.", "content", jsonOf("Trajectory")}}},
+				withGuard("BadRequest", "NotFound", "Unavailable")...),
+		}},
+		{"GET", "/trajectories", auth.LedgerRead, m{
+			"operationId", "listTrajectories",
+			"tags", l{"trajectories"},
+			"summary", "The trajectories of a thing",
+			"description", "The trajectories opened by a span about this (the this of their first span), newest (latest opened) first, as summaries; optionally only the open or the closed ones. Every request reads all of the thing's derived spans. See docs/http-api.md#trajectories.",
+			"parameters", l{
+				m{"name", "this", "in", "query", "required", true, "description", "The thing (a span's this).", "schema", m{"type", "string", "minLength", 1}},
+				param("Tenant"),
+				query("state", "Only the open or only the closed trajectories.", m{"type", "string", "enum", l{"open", "closed"}}),
+				query("limit", "At most this many trajectories (default 100).", m{"type", "integer", "minimum", 1, "maximum", 1000, "default", 100}),
+				query("cursor", "next_cursor of the previous page, unchanged, with the same this and state.", m{"type", "string"}),
+			},
+			"responses", answers([]status{{200, m{"description", "One page.", "content", jsonOf("TrajectoryPage")}}},
+				withGuard("BadRequest", "NotFound", "Unavailable")...),
+		}},
+		{"POST", "/quality/dryrun", auth.QualityDryrun, dryRun()},
 		{"POST", "/exports", auth.AdminExport, m{
 			"operationId", "createExport",
 			"tags", l{"exports"},
@@ -344,5 +374,35 @@ func operations() []operation {
 				{503, m{"description", "temporarily_unavailable: too many assertions in flight.", "headers", hdrs("Retry-After"), "content", jsonOf("OAuthError")}},
 			}),
 		}},
+	}
+}
+
+// dryRun is POST /quality/dryrun.
+func dryRun() m {
+	body := m{}
+	for i, t := range ndjsonTypes {
+		desc := "As application/x-ndjson."
+		if i == 0 {
+			desc = "Spans of the request's tenant, one per line (SpanInput), checked as an append checks them; a span without an id is given dryrun-<line>."
+		}
+		body = append(body, ndjsonLines(t, "SpanInput", desc)...)
+	}
+	return m{
+		"operationId", "dryRunQuality",
+		"tags", l{"trajectories"},
+		"summary", "Run the data plane over spans, storing nothing",
+		"description", "Links the spans into trajectories, closes them (what is still open at the end closes with reason end_of_input), scores them and flags the diamond candidates, with the tenant's program in force and trajectories on, exactly as logline quality simulate does offline. The spans are the body (NDJSON), or, with from and/or to and no body, the tenant's own ledger entries in that range of log indexes (the spans the data plane derived are skipped). The first bad line refuses the whole request with a problem naming it. See docs/http-api.md#quality-dry-run.",
+		"parameters", l{
+			query("tenant", "The tenant; optional, defaults to the token's (another one is 403 tenant_mismatch). Required without authentication.", schemaRef("Tenant")),
+			query("diamond", "Flag diamond candidates (1) or not (0); default: as the tenant's features.diamond says.", m{"type", "string", "enum", l{"1", "true", "yes", "on", "0", "false", "no", "off"}}),
+			query("spans", "1: the answer carries the derived spans (at most 10000; truncated says whether more were derived).", m{"type", "string", "enum", l{"1", "true", "yes", "on", "0", "false", "no", "off"}}),
+			query("from", "Run over the tenant's ledger entries from this log index (default 0); no body.", m{"type", "integer", "minimum", 0}),
+			query("to", "Up to this log index, exclusive (default and at most the log's size; a range covers at most 1000000 entries); no body.", m{"type", "integer", "minimum", 0}),
+		},
+		"requestBody", m{"required", false, "content", body},
+		"responses", answers([]status{
+			{200, m{"description", "What the data plane derived.", "headers", hdrs("Cache-Control"), "content", jsonOf("DryRunResult")}},
+			{422, problemResponse("422 close_rule_failed: the tenant's close rule could not be evaluated on a span (line names it).")},
+		}, withGuard("BadRequest", "Forbidden", "PayloadTooLarge", "UnsupportedMediaType", "NotImplemented", "Unavailable")...),
 	}
 }
