@@ -30,10 +30,14 @@ func Canonicalize(data []byte) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendString appends s, valid UTF-8, as a JSON string escaped as JCS
+// (RFC 8785) escapes it: what a span's canonical form holds.
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s, true) }
+
 // appendString appends s as a JCS string. plain says s holds no byte that
 // needs escaping (true for any string read from JSON without escapes: '"',
 // '\\' and control characters cannot appear there unescaped).
-func appendString(dst, s []byte, escaped bool) []byte {
+func appendString[T string | []byte](dst []byte, s T, escaped bool) []byte {
 	dst = append(dst, '"')
 	if !escaped {
 		dst = append(dst, s...)
