@@ -24,6 +24,20 @@ const (
 	TypeAlert     = "alert"
 )
 
+// TypeShed is the record of derived spans shed under backpressure.
+const TypeShed = "derivation_shed"
+
+// Reserved reports whether a client may not write a span with this
+// author and entity type: who "system:…" is the server's own, and the
+// data plane's types are written by the data plane only.
+func Reserved(who, entityType string) bool {
+	switch entityType {
+	case TypeEdge, TypeClosed, TypeQuality, TypeCandidate, TypeClock, TypeAlert, TypeShed:
+		return true
+	}
+	return strings.HasPrefix(who, "system:")
+}
+
 // Close reasons.
 const (
 	ReasonTimeout    = "timeout"

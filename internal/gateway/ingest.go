@@ -14,10 +14,12 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/logline/logline/internal/auth/quota"
+	"github.com/logline/logline/internal/derive"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/span"
 )
@@ -171,6 +173,14 @@ func (s *Server) decodeSpan(data []byte, p ingestParams, lineNo int) (*span.Span
 	}
 	if err != nil {
 		return nil, err
+	}
+	if derive.Reserved(sp.Who, sp.EntityType) {
+		if strings.HasPrefix(sp.Who, "system:") {
+			return nil, newProblem(codeReserved,
+				fmt.Sprintf("who %q: authors system:… are the server's own", sp.Who)).withPointer("/" + span.FieldWho)
+		}
+		return nil, newProblem(codeReserved,
+			fmt.Sprintf("entity_type %q is written by the data plane only", sp.EntityType)).withPointer("/" + span.FieldEntityType)
 	}
 	if p.tenant != "" && sp.Tenant != p.tenant {
 		return nil, newProblem(codeTenantMismatch,

@@ -37,6 +37,7 @@ const (
 	codeUnauthorized      = "unauthorized"
 	codeForbidden         = "forbidden"
 	codeTooManyRequests   = "too_many_requests"
+	codeReserved          = "reserved"
 	problemTypePrefix     = "https://logline.dev/problems/"
 	problemContentType    = "application/problem+json"
 	internalErrorDetail   = "internal error; the server log has the cause"
@@ -52,7 +53,7 @@ func statusOf(code string) int {
 	switch code {
 	case codeTooLarge, codeBodyTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case codeTenantMismatch, codeForbidden:
+	case codeTenantMismatch, codeForbidden, codeReserved:
 		return http.StatusForbidden
 	case codeUnauthorized:
 		return http.StatusUnauthorized
