@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/lll/check"
 	"github.com/logline/logline/internal/lll/ir"
 	"github.com/logline/logline/internal/lll/syntax"
@@ -136,5 +137,38 @@ func TestRejectAndSlow(t *testing.T) {
 				time.Sleep(time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestAdmittingStore: an overloaded tenant's appends are refused whole
+// with ledger.ErrOverloaded and a Retry-After; another tenant's pass.
+func TestAdmittingStore(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	prog := defaultProgram(t)
+	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
+	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.over.set("t_receipt", overload{action: Reject429, reason: "max_per_minute", until: clock.Now().Add(30 * time.Second)})
+	a := Admitting(s, w)
+	spans := corpusSpans(t, 3)
+	_, err = a.Append(context.Background(), spans)
+	var oe *ledger.OverloadError
+	if !errors.Is(err, ledger.ErrOverloaded) || !errors.As(err, &oe) || oe.RetryAfter != 30*time.Second {
+		t.Fatalf("Append = %v, want an overload with Retry-After 30s", err)
+	}
+	if s.Size() != 0 {
+		t.Fatalf("%d entries stored", s.Size())
+	}
+	other, err := span.Decode([]byte(`{"id":"o","tenant":"other","who":"w","did":"d","this":"x","when":"2011-01-01T00:00:00Z"}`), span.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs, err := a.Append(context.Background(), []*span.Span{other}); err != nil || outs[0].Err != nil {
+		t.Fatalf("another tenant: %v %v", err, outs)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/span"
@@ -99,6 +100,10 @@ type Problem struct {
 	// Offset is the byte offset in the span (or NDJSON line) where a
 	// decode error was detected, when known.
 	Offset *int `json:"offset,omitempty"`
+	// RetryAfter, when set, is sent as the Retry-After header (and
+	// retry_after_ms) with a 429.
+	RetryAfter   time.Duration `json:"-"`
+	RetryAfterMS int64         `json:"retry_after_ms,omitempty"`
 }
 
 // newProblem fills type, title and status from the code.
@@ -177,6 +182,14 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 		return newProblem(codeOutOfRange, "a log index or tree size is outside the log")
 	case errors.Is(err, ledger.ErrClosed):
 		return newProblem(codeUnavailable, unavailableDetail)
+	case errors.Is(err, ledger.ErrOverloaded):
+		p := newProblem(codeTooManyRequests, err.Error())
+		var oe *ledger.OverloadError
+		if errors.As(err, &oe) && oe.RetryAfter > 0 {
+			p.RetryAfter = oe.RetryAfter
+			p.RetryAfterMS = oe.RetryAfter.Milliseconds()
+		}
+		return p
 	case errors.Is(err, errShuttingDown):
 		return newProblem(codeUnavailable, shuttingDownDetail)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
@@ -210,6 +223,9 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	h.Set("Content-Type", problemContentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)+1))
 	h.Set("X-Content-Type-Options", "nosniff")
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((p.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 	h.Del("Trailer")
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(body, '\n'))

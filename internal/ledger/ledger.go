@@ -191,6 +191,25 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
+// ErrOverloaded is wrapped by an Append refused, whole, because the
+// server is over a limit it enforces (the data plane's backpressure,
+// docs/quality.md); nothing of the batch was stored. An *OverloadError
+// says when to retry.
+var ErrOverloaded = errors.New("overloaded")
+
+// OverloadError is an append refused under load: Retry-After.
+type OverloadError struct {
+	Reason     string
+	RetryAfter time.Duration
+}
+
+func (e *OverloadError) Error() string {
+	return fmt.Sprintf("overloaded: %s; retry in %s", e.Reason, e.RetryAfter.Round(time.Second))
+}
+
+// Unwrap makes an *OverloadError match ErrOverloaded.
+func (e *OverloadError) Unwrap() error { return ErrOverloaded }
+
 // ErrRange: a log index or tree size outside the log (or a proof request
 // whose sizes are not ordered).
 var ErrRange = errors.New("out of range")
