@@ -218,7 +218,7 @@ func (a *app) exportLocal(ctx context.Context, o exportOptions, since, until tim
 	if err != nil {
 		return err
 	}
-	led, err := openLedger(ctx, o.data, "", segment.DefaultIndexCacheBytes, log)
+	led, err := openLedger(ctx, o.data, "", segment.DefaultIndexCacheBytes, nil, log)
 	if err != nil {
 		return err
 	}

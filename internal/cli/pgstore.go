@@ -31,11 +31,11 @@ type servedStore interface {
 // openServeLedger opens the store serve was asked for: the embedded one
 // in --data, or PostgreSQL with --store (the log key, receipts and the
 // checkpoint archive stay in --data either way).
-func openServeLedger(ctx context.Context, o serveOptions, log *slog.Logger) (*ledgerHandle, error) {
+func openServeLedger(ctx context.Context, o serveOptions, obs ledger.Observer, log *slog.Logger) (*ledgerHandle, error) {
 	if o.store == "" {
-		return openLedger(ctx, o.data, o.logOrigin, int64(o.indexCacheMB)<<20, log)
+		return openLedger(ctx, o.data, o.logOrigin, int64(o.indexCacheMB)<<20, obs, log)
 	}
-	return openPGLedger(ctx, o, log)
+	return openPGLedger(ctx, o, obs, log)
 }
 
 // checkStoreURL accepts a postgres:// or postgresql:// URL.
@@ -66,7 +66,7 @@ func redactURL(u string) string {
 // (the one the database records; the first server records its own),
 // opens this node's log key in --data/keys and the store, which registers
 // the key so every node's GET /log/key lists it.
-func openPGLedger(ctx context.Context, o serveOptions, log *slog.Logger) (*ledgerHandle, error) {
+func openPGLedger(ctx context.Context, o serveOptions, obs ledger.Observer, log *slog.Logger) (*ledgerHandle, error) {
 	if err := checkStoreURL(o.store); err != nil {
 		return nil, err
 	}
@@ -107,6 +107,7 @@ func openPGLedger(ctx context.Context, o serveOptions, log *slog.Logger) (*ledge
 		Logger:         log,
 		SignCheckpoint: archive.Signing(signer.Sign),
 		VerifierKeys:   keys.VerifierKeys(),
+		Observer:       obs,
 	})
 	if err != nil {
 		_ = archive.Close()

@@ -24,6 +24,7 @@ import (
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/ledger/segment"
+	"github.com/logline/logline/internal/metrics"
 	"github.com/logline/logline/internal/receiptlog"
 	"github.com/logline/logline/internal/tlog"
 )
@@ -60,6 +61,7 @@ type serveOptions struct {
 	store           string // PostgreSQL URL; "" is the embedded store in data
 	noMigrate       bool
 	noDerive        bool
+	metricsListen   string // serves GET /metrics alone, without a token
 	identity        identityOptions
 }
 
@@ -113,6 +115,7 @@ share one database.`,
 	f.StringVar(&o.store, "store", "", "PostgreSQL URL (postgres://user@host/db) to keep the ledger in; default: the embedded store in --data")
 	f.BoolVar(&o.noMigrate, "no-migrate", false, "with --store: do not apply schema migrations on start (run 'logline migrate')")
 	f.BoolVar(&o.noDerive, "no-derive", false, "do not run the data plane (trajectories, scores) on this node: with several PostgreSQL nodes on one database, run it on exactly one")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "also serve GET /metrics (Prometheus) WITHOUT a token on this HOST:PORT: a loopback or private-network IP only (docs/metrics.md)")
 	f.StringVar(&o.logOrigin, "log-origin", "", "the log's name (first line of every checkpoint, name of its keys); default: the one in DATA/keys, else logline.local/<random>")
 	id := &o.identity
 	f.BoolVar(&id.dev, "dev", false, "turn authentication OFF (every request may read and write every tenant); only on a loopback --addr")
@@ -146,6 +149,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if o.identity.dev && !isLoopback(host) {
 		return usageErrorf("--dev turns authentication off and is allowed only on a loopback address (--addr 127.0.0.1:PORT), not %q", o.addr)
 	}
+	if o.metricsListen != "" {
+		if err := checkMetricsListen(o.metricsListen); err != nil {
+			return err
+		}
+	}
 	if (o.identity.tlsCert == "") != (o.identity.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
 	}
@@ -175,11 +183,19 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 
-	led, err := openServeLedger(ctx, o, log)
+	reg, err := metrics.New(metrics.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	led, err := openServeLedger(ctx, o, reg.Ledger(), log)
 	if err != nil {
 		return err
 	}
 	keys, store, closeStore := led.keys, led.store, led.close
+	if err := reg.RegisterLogSize(store.Size); err != nil {
+		_ = closeStore()
+		return fmt.Errorf("metrics: %w", err)
+	}
 
 	receipts, err := receiptlog.Open(receiptlog.Config{Dir: filepath.Join(o.data, "receipts"), Format: gateway.ReceiptFormatter(), Logger: log})
 	if err != nil {
@@ -249,6 +265,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Usage:       idn.usage,
 		Validate:    validateWith(progs),
 		OpenAPI:     newOpenAPIDocs(a.version, baseURL, progs).document,
+		Metrics:     reg,
 
 		// POST /quality/dryrun: the tenant's program, trajectories on.
 		DataPlanePolicy: dryRunPolicy(progs, tenantFeatures(idn.tenants)),
@@ -280,6 +297,25 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	defer stopBackground()
 	if o.identity.dev {
 		log.Warn("AUTHENTICATION IS OFF (--dev): anyone who can reach " + addr + " may read and write every tenant")
+	}
+
+	var metricsSrv *http.Server
+	if o.metricsListen != "" {
+		mln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			stopBackground()
+			_ = ln.Close()
+			_ = closeStore()
+			return ioErrorf("--metrics-listen %s: %w", o.metricsListen, err)
+		}
+		metricsSrv = newMetricsServer(reg, log)
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+		maddr := mln.Addr().String()
+		log.Info("serving GET /metrics without a token on http://"+maddr+"/metrics", "metrics_addr", maddr)
 	}
 
 	srv := &http.Server{
@@ -320,6 +356,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err := srv.Shutdown(shCtx); err != nil {
 		log.Warn("in-flight requests did not finish in time; closing their connections", "err", err)
 		_ = srv.Close()
+	}
+	if metricsSrv != nil {
+		if err := metricsSrv.Shutdown(shCtx); err != nil {
+			_ = metricsSrv.Close()
+		}
 	}
 	wg.Wait()
 	stopBackground()
@@ -406,8 +447,9 @@ type ledgerHandle struct {
 // openLedger opens the log keys of data (creating them on first use,
 // named origin or as recorded), the no-fork guard, the checkpoint archive
 // and the store, whose checkpoints it signs through the guard, and logs
-// the key and the store's size. Errors carry serve's exit codes.
-func openLedger(ctx context.Context, data, origin string, indexCacheBytes int64, log *slog.Logger) (*ledgerHandle, error) {
+// the key and the store's size. obs, when not nil, is told about every
+// append (metrics). Errors carry serve's exit codes.
+func openLedger(ctx context.Context, data, origin string, indexCacheBytes int64, obs ledger.Observer, log *slog.Logger) (*ledgerHandle, error) {
 	keys, signer, archive, err := openSigning(data, origin, log)
 	if err != nil {
 		return nil, err
@@ -418,6 +460,7 @@ func openLedger(ctx context.Context, data, origin string, indexCacheBytes int64,
 		Logger:          log,
 		IndexCacheBytes: indexCacheBytes,
 		SignCheckpoint:  archive.Signing(signer.Sign),
+		Observer:        obs,
 	})
 	if err != nil {
 		_ = archive.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/logline/logline/internal/auth"
 	"github.com/logline/logline/internal/auth/quota"
 	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/metrics"
 )
 
 // fakeTokens is a Verify that knows a fixed set of tokens: the gateway
@@ -67,6 +68,11 @@ func newAccessEnv(t *testing.T, quotas *quota.Limiter) *accessEnv {
 			ae.mu.Unlock()
 		}}
 		c.Usage = quota.NewUsage(quota.UsageConfig{})
+		reg, err := metrics.New(metrics.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Metrics = reg
 		c.DataPlanePolicy = testDataPlanePolicy(t)
 	})
 	ae.env = e
@@ -125,6 +131,7 @@ func (ae *accessEnv) requestsFor(t *testing.T) map[string][2]accessRequest {
 		"POST /exports":              {{"POST", "/exports", "application/json", `{"tenant":"acme"}`}, {"POST", "/exports", "application/json", `{"tenant":"bakery"}`}},
 		"GET /exports/{id}":          {{"GET", "/exports/" + ae.exportID["acme"], "", ""}, {"GET", "/exports/" + ae.exportID["bakery"], "", ""}},
 		"GET /metrics/public":        {{"GET", "/metrics/public", "", ""}, {}},
+		"GET /metrics":               {{"GET", "/metrics", "", ""}, {}},
 		"GET /healthz":               {{"GET", "/healthz", "", ""}, {}},
 		"GET /readyz":                {{"GET", "/readyz", "", ""}, {}},
 		"GET /log/key":               {{"GET", "/log/key", "", ""}, {}},

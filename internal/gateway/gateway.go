@@ -26,6 +26,7 @@ import (
 	"github.com/logline/logline/internal/derive"
 	"github.com/logline/logline/internal/export"
 	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/metrics"
 	"github.com/logline/logline/internal/span"
 )
 
@@ -104,6 +105,10 @@ type Config struct {
 	// be safe for concurrent use; each call's Policy is used by one
 	// request only.
 	DataPlanePolicy func(tenant string, diamond *bool) (*derive.Policy, error)
+	// Metrics, when set, measures every request and receipt
+	// (metrics_prom.go) and is served at GET /metrics; nil measures
+	// nothing and answers GET /metrics 501 not_implemented.
+	Metrics *metrics.Registry
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -133,6 +138,8 @@ type Server struct {
 	usage        *quota.Usage                        // nil: usage is not counted
 	validateFn   ValidateFunc                        // nil: no validators
 	openAPI      func(tenant string) ([]byte, error) // nil: GET /openapi.yaml answers 501
+	metrics      *metrics.Registry                   // nil: nothing is measured, GET /metrics answers 501
+	httpMetrics  *metrics.HTTP                       // metrics.HTTP(), or nil
 	corsOrigins  map[string]bool
 	handler      http.Handler
 
@@ -193,6 +200,7 @@ func New(cfg Config) (*Server, error) {
 		usage:        cfg.Usage,
 		validateFn:   cfg.Validate,
 		openAPI:      cfg.OpenAPI,
+		metrics:      cfg.Metrics,
 		dryRunPolicy: cfg.DataPlanePolicy,
 		stopping:     make(chan struct{}),
 	}
@@ -226,6 +234,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.writeTimeout == 0 {
 		s.writeTimeout = DefaultStreamWriteTimeout
+	}
+	if s.metrics != nil {
+		s.httpMetrics = s.metrics.HTTP()
 	}
 	s.heartbeat = heartbeatInterval
 	s.maxLine = maxLineFor(s.limits.MaxSpanBytes)
@@ -458,14 +469,17 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// middleware logs every request at Debug and turns a handler panic into a
-// 500 problem instead of a dropped connection (when nothing was sent yet;
-// otherwise the response is aborted).
+// middleware logs every request at Debug, measures it (Config.Metrics)
+// and turns a handler panic into a 500 problem instead of a dropped
+// connection (when nothing was sent yet; otherwise the response is
+// aborted).
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		s.measureStart()
 		defer func() { // runs last, also while an abort panic unwinds
+			s.measureDone(r, sw.status, start)
 			if s.log.Enabled(r.Context(), slog.LevelDebug) {
 				s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
 					slog.String("method", r.Method), slog.String("path", r.URL.Path),

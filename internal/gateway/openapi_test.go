@@ -360,6 +360,7 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 		{"GET", "/exports/{id}", "/exports/" + ae.exportID["acme"], "", "", admin, map[string]string{"Range": "bytes=0-9"}, 206},
 		{"GET", "/exports/{id}", "/exports/" + ae.exportID["bakery"], "", "", admin, nil, 404},
 		{"GET", "/metrics/public", "/metrics/public", "", "", admin, nil, 200},
+		{"GET", "/metrics", "/metrics", "", "", admin, nil, 200},
 		{"GET", "/healthz", "/healthz", "", "", "", nil, 200},
 		{"GET", "/readyz", "/readyz", "", "", "", nil, 200},
 		{"GET", "/openapi.yaml", "/openapi.yaml", "", "", "", nil, 200},

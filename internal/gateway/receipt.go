@@ -81,6 +81,9 @@ func (s *Server) appendReceipt(ctx context.Context, b []byte, res *ledger.Result
 	if s.receiptLog != nil {
 		s.receiptLog.Add(*res, rc.kid)
 	}
+	if s.metrics != nil {
+		s.metrics.Ledger().ReceiptIssued()
+	}
 	b = append(b, `,"receipt":`...)
 	// The signed note: always in a single-span answer; in an NDJSON answer
 	// only on the first line under each checkpoint (one signature per

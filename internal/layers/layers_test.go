@@ -24,7 +24,7 @@ var rules = map[string][]string{
 	"internal/ledger":            {"internal/span"},
 	"internal/ledger/ledgertest": {"internal/ledger", "internal/span"},
 	"internal/ledger/segment":    {"internal/durable", "internal/ledger", "internal/span"},
-	"internal/gateway":           {"internal/auth", "internal/auth/quota", "internal/derive", "internal/export", "internal/ledger", "internal/span", "internal/tlog"},
+	"internal/gateway":           {"internal/auth", "internal/auth/quota", "internal/derive", "internal/export", "internal/ledger", "internal/metrics", "internal/span", "internal/tlog"},
 	"internal/client":            {"internal/span"},
 	"internal/tlog":              {"internal/durable"},
 	"internal/durable":           {},
@@ -32,6 +32,11 @@ var rules = map[string][]string{
 	"internal/export":            {"internal/durable", "internal/ledger", "internal/span", "internal/tlog"},
 	"internal/backup":            {"internal/checkpointlog", "internal/client", "internal/durable", "internal/ledger/segment", "internal/span", "internal/tlog"},
 	"internal/checkpointlog":     {"internal/durable"},
+
+	// Prometheus metrics (issue 7): the registry and the definitions. It
+	// implements ledger.Observer, so it sits above the ledger and below
+	// the gateway.
+	"internal/metrics": {"internal/ledger"},
 
 	// PostgreSQL store (issue 4) and its test-database helper.
 	"internal/ledger/pgstore":        {"internal/ledger", "internal/span"},

@@ -110,7 +110,7 @@ func tags() l {
 		t("verification", "Signed checkpoints, the log's keys and Merkle proofs."),
 		t("exports", "Signed tenant exports that verify offline."),
 		t("trajectories", "Derived structure: trajectories, their quality scores and diamond candidates, and the data plane's dry run."),
-		t("usage", "Usage counters."),
+		t("usage", "Usage counters and Prometheus metrics."),
 		t("identity", "Token keys, OpenID Connect login and service-account token exchange."),
 		t("probes", "Liveness and readiness."),
 		t("meta", "This document."),

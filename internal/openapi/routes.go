@@ -302,6 +302,15 @@ func operations() []operation {
 			"summary", "Usage counters",
 			"responses", answers([]status{{200, m{"description", "The counters.", "headers", hdrs("Cache-Control"), "content", jsonOf("Usage")}}}, guarded...),
 		}},
+		{"GET", "/metrics", auth.AdminMetrics, m{
+			"operationId", "getMetrics",
+			"tags", l{"usage"},
+			"summary", "Prometheus metrics",
+			"description", "The server's metrics in the Prometheus text exposition format (protobuf when the scraper asks for it): HTTP requests by route, method and status, the ledger's append latency, batch sizes, backlog, appended spans and receipts, the Go runtime and the process (docs/metrics.md). Server-wide numbers without tenant labels. serve --metrics-listen serves the same on a separate listener without a token.",
+			"responses", answers([]status{{200, m{"description", "The metrics.", "headers", hdrs("Cache-Control"),
+				"content", m{"text/plain", m{"schema", m{"type", "string", "description", "Text exposition format 0.0.4."}, "example", "logline_http_requests_total{code=\"201\",method=\"POST\",route=\"/ingest\"} 42\n"}}}}},
+				withGuard("NotImplemented")...),
+		}},
 		{"GET", "/healthz", "", m{
 			"operationId", "healthz",
 			"tags", l{"probes"},

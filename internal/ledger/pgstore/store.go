@@ -55,6 +55,9 @@ type Config struct {
 	// every node's GET /log/key lists them. Each must be named after the
 	// origin recorded in the database (ClaimOrigin).
 	VerifierKeys []string
+	// Observer, when set, is told about every append and commit batch
+	// (internal/metrics).
+	Observer ledger.Observer
 }
 
 func (c *Config) fill() {
@@ -156,7 +159,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log:        cfg.Logger,
 		pool:       pool,
 		user:       "system:" + cfg.Node,
-		queue:      ledger.NewQueue[*appendReq](cfg.QueueLen),
+		queue:      ledger.NewQueue[*appendReq](cfg.QueueLen, cfg.Observer),
 		done:       make(chan struct{}),
 		listenDone: make(chan struct{}),
 		notify:     make(chan struct{}),
@@ -363,12 +366,9 @@ func (s *Store) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcom
 		}
 	}
 	req := &appendReq{ctx: ctx, spans: spans, cols: cols, out: make([]ledger.Outcome, len(spans)), done: make(chan error, 1)}
-	if err := s.queue.Submit(ctx, req); err != nil {
-		return nil, err
-	}
 	// Once taken by the writer a request is carried out; waiting keeps
 	// the answer truthful.
-	if err := <-req.done; err != nil {
+	if err := s.queue.Call(ctx, req, req.out, req.done); err != nil {
 		return nil, err
 	}
 	return req.out, nil

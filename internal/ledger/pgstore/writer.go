@@ -128,6 +128,7 @@ func (s *Store) writer() {
 			wait(prev)
 			batch = s.fill(batch)
 		}
+		s.queue.Batch(spansOf(batch))
 		wait(older)
 		f := s.prepare(batch, slot, prev)
 		older, prev, slot = prev, f, slot^1
@@ -189,6 +190,7 @@ func (s *Store) drain() {
 		if len(batch) == 0 {
 			break
 		}
+		s.queue.Batch(spansOf(batch))
 		s.finish(s.prepare(batch, 0, nil))
 	}
 	if notes := s.takeNotes(); len(notes) > 0 && !s.failed.Load() {

@@ -39,6 +39,10 @@ type Config struct {
 	// roots. A signing error stops the store like a write error.
 	SignCheckpoint func(size uint64, root [32]byte) ([]byte, error)
 
+	// Observer, when set, is told about every append and commit batch
+	// (internal/metrics).
+	Observer ledger.Observer
+
 	// syncFile replaces fdatasync in tests (fault injection).
 	syncFile func(*os.File) error
 }
@@ -128,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		queue:  ledger.NewQueue[*appendReq](cfg.QueueLen),
+		queue:  ledger.NewQueue[*appendReq](cfg.QueueLen, cfg.Observer),
 		done:   make(chan struct{}),
 		notify: make(chan struct{}),
 		files:  make(map[uint32]*os.File),
@@ -327,13 +331,10 @@ func (s *Store) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcom
 		return nil, nil
 	}
 	req := &appendReq{ctx: ctx, spans: spans, out: make([]ledger.Outcome, len(spans)), done: make(chan error, 1)}
-	if err := s.queue.Submit(ctx, req); err != nil {
-		return nil, err
-	}
 	// A request whose ctx ends before the writer takes it is dropped
-	// (ctx.Err()); once taken it is carried out, and waiting here keeps
+	// (ctx.Err()); once taken it is carried out, and waiting for it keeps
 	// the answer truthful.
-	if err := <-req.done; err != nil {
+	if err := s.queue.Call(ctx, req, req.out, req.done); err != nil {
 		return nil, err
 	}
 	return req.out, nil

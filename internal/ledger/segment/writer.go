@@ -58,6 +58,7 @@ func (s *Store) writer() {
 			for {
 				select {
 				case r := <-s.queue.Requests():
+					s.queue.Batch(len(r.spans))
 					s.commit([]*appendReq{r}, jobs)
 				default:
 					return
@@ -75,6 +76,7 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
+		s.queue.Batch(n)
 		s.commit(batch, jobs)
 	}
 }
