@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -98,6 +99,35 @@ func TestServeDerives(t *testing.T) {
 	if got := count(); got != want {
 		t.Fatalf("%d quality spans, want %d", got, want)
 	}
+	// The figures: Prometheus (all tenants) and /metrics/public (the
+	// token's tenant, with the v8 names), once the worker has published.
+	wantLine := fmt.Sprintf("logline_quality_score_count %d\n", want)
+	for {
+		status, body := bearerGet(t, url+"/metrics", token)
+		if status != http.StatusOK {
+			t.Fatalf("GET /metrics: %d %s", status, body)
+		}
+		if strings.Contains(string(body), wantLine) {
+			if !strings.Contains(string(body), fmt.Sprintf(`logline_trajectories_closed_total{reason="timeout"} %d`, want)) {
+				t.Errorf("GET /metrics lacks the closes by timeout:\n%s", grepLines(string(body), "logline_trajectories"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /metrics never showed %q:\n%s", wantLine, grepLines(string(body), "logline_quality"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	status, body := bearerGet(t, url+"/metrics/public", token)
+	var pub struct {
+		Quality map[string]map[string]float64 `json:"quality"`
+	}
+	if err := json.Unmarshal(body, &pub); status != http.StatusOK || err != nil {
+		t.Fatalf("GET /metrics/public: %d %v %s", status, err, body)
+	}
+	if q := pub.Quality["t_receipt"]; q["quality.score_count"] != float64(want) || q["quality.p50.current"] <= 0 {
+		t.Errorf("GET /metrics/public quality: %s", body)
+	}
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d\n%s", code, log)
 	}
@@ -113,4 +143,15 @@ func TestServeDerives(t *testing.T) {
 	if _, err := os.Stat(data + "/derive/state.json"); err != nil {
 		t.Errorf("no state saved: %v", err)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/metrics"
 	"github.com/logline/logline/internal/programs"
 	"github.com/logline/logline/internal/span"
 )
@@ -47,6 +48,38 @@ func openDataPlane(data string, store ledger.Store, set *programs.Set, tenants *
 		return nil, usageErrorf("%v", err)
 	}
 	return w, nil
+}
+
+// dataPlaneFigures adapts the worker's figures to the metrics registry.
+func dataPlaneFigures(dp *dataplane.Worker) func() metrics.DataPlaneFigures {
+	return func() metrics.DataPlaneFigures {
+		f := dp.Figures()
+		return metrics.DataPlaneFigures{
+			Cursor: f.Cursor, Head: f.Head, Derived: f.Derived, Duplicates: f.Duplicates, Conflicts: f.Conflicts,
+			Clocks: f.Clocks, Shed: f.Shed, Open: f.Open, Closed: f.Closed, Scores: f.Scores, Candidates: f.Candidates,
+		}
+	}
+}
+
+// publicQuality is a tenant's data plane in GET /metrics/public, with
+// the v8 names (§18, §20).
+func publicQuality(dp *dataplane.Worker) func(string) (map[string]float64, bool) {
+	return func(tenant string) (map[string]float64, bool) {
+		ts, ok := dp.Quality(tenant)
+		if !ok {
+			return nil, false
+		}
+		return map[string]float64{
+			"trajectory.active":         float64(ts.Open),
+			"trajectory.closed_total":   float64(ts.Closed),
+			"quality.score_count":       float64(ts.Scores),
+			"quality.p50.current":       float64(ts.P50),
+			"quality.p95.current":       float64(ts.P95),
+			"quality.p99.current":       float64(ts.P99),
+			"quality.threshold.current": float64(ts.Threshold),
+			"quality.candidates_total":  float64(ts.Candidates),
+		}, true
+	}
 }
 
 // tenantFeatures reads each tenant's feature flags from tenant.yaml; all

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/logline/logline/internal/auth/oidclogin"
+	"github.com/logline/logline/internal/dataplane"
 	"github.com/logline/logline/internal/durable"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
@@ -242,17 +243,27 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	idn.loops = append(idn.loops, progs.Run)
+	// The gateway appends through the data plane's backpressure
+	// (derived_events_perf); the data plane and the server's own writers
+	// append to the store itself.
+	var ingestStore ledger.Store = store
+	var quality func(string) (map[string]float64, bool)
 	if !o.noDerive {
 		dp, err := openDataPlane(o.data, store, progs, idn.tenants, log)
+		if err == nil {
+			err = reg.RegisterDataPlane(dataPlaneFigures(dp))
+		}
 		if err != nil {
 			_ = ln.Close()
 			_ = closeStore()
 			return err
 		}
 		idn.loops = append(idn.loops, dp.Run)
+		ingestStore = dataplane.Admitting(store, dp)
+		quality = publicQuality(dp)
 	}
 	gw, err := gateway.New(gateway.Config{
-		Store:       store,
+		Store:       ingestStore,
 		Logger:      log,
 		Ready:       store.Ready,
 		Log:         store,
@@ -266,6 +277,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Validate:    validateWith(progs),
 		OpenAPI:     newOpenAPIDocs(a.version, baseURL, progs).document,
 		Metrics:     reg,
+		Quality:     quality,
 
 		// POST /quality/dryrun: the tenant's program, trajectories on.
 		DataPlanePolicy: dryRunPolicy(progs, tenantFeatures(idn.tenants)),

@@ -115,8 +115,9 @@ type Worker struct {
 	rates map[string]*rate // derived spans per tenant per minute
 	over  *overloads       // what Admit reads
 
-	mu     sync.Mutex
-	status Status
+	mu      sync.Mutex
+	status  Status
+	figures *Figures // published by publish
 }
 
 type cachedPolicy struct {
@@ -164,6 +165,7 @@ func Open(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w.status.Cursor = w.cursor
+	w.publish()
 	return w, nil
 }
 
@@ -399,6 +401,7 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 	w.status.Open = open
 	w.status.Err = ""
 	w.mu.Unlock()
+	w.publish()
 	return nil
 }
 

@@ -161,6 +161,9 @@ type tenantState struct {
 	open    map[string]*trajectory // by key
 	heap    deadlines
 	meter   meter
+
+	closed     int64 // trajectories closed
+	candidates int64 // diamond candidates flagged
 }
 
 // trajectory is an open trajectory.
@@ -345,6 +348,7 @@ func (e *Engine) close(t *tenantState, p *Policy, tr *trajectory, reason, causeI
 	heap.Remove(&t.heap, tr.idx)
 	delete(t.open, tr.key)
 	e.stats.Closed[reason]++
+	t.closed++
 	d := Derived{Type: TypeClosed, Tenant: t.name, TrajectoryID: tr.id, This: tr.this, When: when, CauseID: causeID, causeSeq: causeSeq,
 		Reason: reason, Spans: tr.n}
 	e.emit(&d, emit)
@@ -359,6 +363,7 @@ func (e *Engine) close(t *tenantState, p *Policy, tr *trajectory, reason, causeI
 	t.meter.evict(at)
 	if th, ok := t.meter.threshold(p.Meter); ok && p.Diamond && c.Score >= th {
 		e.stats.Candidates++
+		t.candidates++
 		d = Derived{Type: TypeCandidate, Tenant: t.name, TrajectoryID: tr.id, This: tr.this, When: when, CauseID: causeID, causeSeq: causeSeq,
 			Score: c.Score, Threshold: th}
 		e.emit(&d, emit)

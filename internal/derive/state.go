@@ -32,6 +32,8 @@ type tenantJSON struct {
 	Hist         []int64          `json:"hist"` // 101 counts
 	Horizon      time.Duration    `json:"horizon,omitempty"`
 	Recent       []scoredJSON     `json:"recent,omitempty"` // the horizon's scores, oldest first
+	Closed       int64            `json:"closed,omitempty"`
+	Candidates   int64            `json:"candidates,omitempty"`
 }
 
 type trajectoryJSON struct {
@@ -75,7 +77,8 @@ func (e *Engine) MarshalState() ([]byte, error) {
 	}}
 	for _, name := range slices.Sorted(maps.Keys(e.tenants)) {
 		t := e.tenants[name]
-		tj := tenantJSON{Name: name, Hist: t.meter.hist[:], Horizon: t.meter.horizon, Trajectories: []trajectoryJSON{}}
+		tj := tenantJSON{Name: name, Hist: t.meter.hist[:], Horizon: t.meter.horizon, Trajectories: []trajectoryJSON{},
+			Closed: t.closed, Candidates: t.candidates}
 		if t.hasMark {
 			m := t.mark
 			tj.Mark = &m
@@ -116,7 +119,7 @@ func (e *Engine) UnmarshalState(data []byte) error {
 		if len(tj.Hist) != 101 {
 			return fmt.Errorf("%w: tenant %s: %d histogram counts, want 101", ErrState, tj.Name, len(tj.Hist))
 		}
-		t := &tenantState{name: tj.Name, open: map[string]*trajectory{}}
+		t := &tenantState{name: tj.Name, open: map[string]*trajectory{}, closed: tj.Closed, candidates: tj.Candidates}
 		if tj.Mark != nil {
 			t.mark, t.hasMark = tj.Mark.UTC(), true
 		}
@@ -158,6 +161,35 @@ func (e *Engine) UnmarshalState(data []byte) error {
 	}
 	copy(e.stats.Scores[:], st.Stats.Scores)
 	return nil
+}
+
+// TenantStats is one tenant's data plane at a glance (v8 §18, §20:
+// quality.pXX.current, trajectory.active, …).
+type TenantStats struct {
+	Open       int   // trajectories open
+	Closed     int64 // trajectories closed
+	Candidates int64 // diamond candidates flagged
+	Scores     int64 // scores the meter holds (all, or within the horizon)
+	P50        int   // quantiles of those scores, -1 when none
+	P95        int
+	P99        int
+	Threshold  int // the score a trajectory closing now would need to be a candidate; -1 while too few samples
+}
+
+// TenantStats reports tenant's figures; false when it has no state.
+func (e *Engine) TenantStats(tenant string) (TenantStats, bool) {
+	t := e.tenants[tenant]
+	if t == nil {
+		return TenantStats{}, false
+	}
+	s := TenantStats{Open: len(t.open), Closed: t.closed, Candidates: t.candidates, Scores: t.meter.n,
+		P50: t.meter.quantile(0.50), P95: t.meter.quantile(0.95), P99: t.meter.quantile(0.99), Threshold: -1}
+	if p := e.policy(tenant); p != nil {
+		if th, ok := t.meter.threshold(p.Meter); ok {
+			s.Threshold = th
+		}
+	}
+	return s, true
 }
 
 // NextDeadline returns the earliest deadline among tenant's open

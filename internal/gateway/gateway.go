@@ -109,6 +109,11 @@ type Config struct {
 	// (metrics_prom.go) and is served at GET /metrics; nil measures
 	// nothing and answers GET /metrics 501 not_implemented.
 	Metrics *metrics.Registry
+
+	// Quality, when set, gives a tenant's data-plane figures with the v8
+	// names (quality.p95.current, trajectory.active, …) for GET
+	// /metrics/public; false when the data plane has none for it.
+	Quality func(tenant string) (map[string]float64, bool)
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -134,8 +139,9 @@ type Server struct {
 	exports      *export.Dir     // nil: export routes answer 501
 	exportOrigin string
 	exportSigner func() note.Signer
-	access       *Access                             // nil in Dev mode
-	usage        *quota.Usage                        // nil: usage is not counted
+	access       *Access      // nil in Dev mode
+	usage        *quota.Usage // nil: usage is not counted
+	quality      func(string) (map[string]float64, bool)
 	validateFn   ValidateFunc                        // nil: no validators
 	openAPI      func(tenant string) ([]byte, error) // nil: GET /openapi.yaml answers 501
 	metrics      *metrics.Registry                   // nil: nothing is measured, GET /metrics answers 501
@@ -198,6 +204,7 @@ func New(cfg Config) (*Server, error) {
 		receiptLog:   cfg.Receipts,
 		access:       cfg.Access,
 		usage:        cfg.Usage,
+		quality:      cfg.Quality,
 		validateFn:   cfg.Validate,
 		openAPI:      cfg.OpenAPI,
 		metrics:      cfg.Metrics,

@@ -11,18 +11,41 @@ import (
 // handleMetricsPublic serves GET /metrics/public: the canonical usage
 // counters (v8 §24: ingest_spans_count, derived_spans_count, exports_gb,
 // ws_minutes) of the token's tenant, as
-// {"tenants":{"T":{"ingest_spans_count":…,…}}}. Without authentication
-// (--dev) every tenant seen since the server started is listed.
+// {"tenants":{"T":{"ingest_spans_count":…,…}}}, and, when the data plane
+// runs for it, its figures with the v8 names under "quality"
+// ({"quality":{"T":{"quality.p95.current":…,"trajectory.active":…}}}).
+// Without authentication (--dev) every tenant seen since the server
+// started is listed.
 func (s *Server) handleMetricsPublic(w http.ResponseWriter, r *http.Request) {
 	out := struct {
-		Tenants map[string]quota.Counters `json:"tenants"`
+		Tenants map[string]quota.Counters     `json:"tenants"`
+		Quality map[string]map[string]float64 `json:"quality,omitempty"`
 	}{Tenants: map[string]quota.Counters{}}
-	switch p := principalOf(r.Context()); {
+	p := principalOf(r.Context())
+	switch {
 	case s.usage == nil:
 	case p != nil:
 		out.Tenants[p.Tenant] = s.usage.Get(p.Tenant)
 	default:
 		out.Tenants = s.usage.Snapshot()
+	}
+	if s.quality != nil {
+		tenants := []string{}
+		if p != nil {
+			tenants = append(tenants, p.Tenant)
+		} else {
+			for t := range out.Tenants {
+				tenants = append(tenants, t)
+			}
+		}
+		for _, t := range tenants {
+			if q, ok := s.quality(t); ok {
+				if out.Quality == nil {
+					out.Quality = map[string]map[string]float64{}
+				}
+				out.Quality[t] = q
+			}
+		}
 	}
 	body, err := json.Marshal(out)
 	if err != nil {

@@ -56,6 +56,14 @@ func newMetricsEnv(t testing.TB, mod func(*Config)) (*env, *metrics.Registry) {
 	if err := reg.RegisterLogSize(st.Size); err != nil {
 		t.Fatal(err)
 	}
+	// The data plane's metrics (serve registers its worker's figures).
+	if err := reg.RegisterDataPlane(func() metrics.DataPlaneFigures {
+		f := metrics.DataPlaneFigures{Cursor: 3, Head: 5, Derived: 7, Open: 2, Closed: map[string]int64{"timeout": 4}, Candidates: 1}
+		f.Scores[28], f.Scores[61] = 3, 1
+		return f
+	}); err != nil {
+		t.Fatal(err)
+	}
 	tokens := fakeTokens{
 		"admin-acme":  {Subject: "sa_admin", Tenant: "acme", Roles: []string{"admin"}, Grants: auth.Grants{"*"}, Kind: auth.KindService},
 		"reader-acme": {Subject: "sa_reader", Tenant: "acme", Roles: []string{"reader"}, Grants: auth.Grants{string(auth.LedgerRead)}, Kind: auth.KindService},
