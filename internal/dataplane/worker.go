@@ -112,8 +112,9 @@ type Worker struct {
 	buf      []byte
 	curIndex uint64 // log index of the entry being applied
 
-	rates map[string]*rate // derived spans per tenant per minute
-	over  *overloads       // what Admit reads
+	alarms map[string]cachedAlarms // alarm evaluators per tenant
+	rates  map[string]*rate        // derived spans per tenant per minute
+	over   *overloads              // what Admit reads
 
 	mu      sync.Mutex
 	status  Status
@@ -159,7 +160,7 @@ func Open(cfg Config) (*Worker, error) {
 		cfg.MaxBacklog = DefaultMaxBacklog
 	}
 	w := &Worker{cfg: cfg, policies: map[string]cachedPolicy{}, lastSeen: map[string]time.Time{}, started: cfg.Now(),
-		rates: map[string]*rate{}, over: newOverloads()}
+		rates: map[string]*rate{}, over: newOverloads(), alarms: map[string]cachedAlarms{}}
 	w.eng = derive.New(w.policy)
 	if err := w.load(); err != nil {
 		return nil, err
@@ -374,6 +375,9 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 		}
 		if derr != nil {
 			return derr
+		}
+		if err := w.raiseAlarms(ctx, e, now, backlog); err != nil {
+			return err
 		}
 		if !strings.HasPrefix(e.Who, "system:") {
 			w.lastSeen[e.Tenant] = now
