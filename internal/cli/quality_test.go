@@ -138,6 +138,13 @@ func TestQualityDocs(t *testing.T) {
 			t.Errorf("%s prints\n%s\ndocs/quality.md shows\n%s", cmd, got, want)
 		}
 	}
+	// Every ```lll block compiles.
+	for i, block := range strings.Split(string(doc), "```lll\n")[1:] {
+		block = block[:strings.Index(block, "```")]
+		if _, errOut, code := runMain(t, context.Background(), nil, block, "check", "-"); code != ExitOK {
+			t.Errorf("docs/quality.md's lll example %d does not compile:\n%s\n%s", i+1, block, errOut)
+		}
+	}
 	// The example edge is the first span simulate derives.
 	out := filepath.Join(t.TempDir(), "derived.ndjson")
 	if _, errOut, code := runMain(t, context.Background(), nil, "", "quality", "simulate", "--spans", corpusFile, "--out", out); code != ExitOK {

@@ -106,3 +106,125 @@ func alertSpan(e *span.Entry, a eval.Alarm) (*span.Span, error) {
 	b = append(b, "}}"...)
 	return span.Decode(b, span.DecodeOptions{})
 }
+
+// alarmState is where one metric alarm of a tenant stands.
+type alarmState struct {
+	since  time.Time // when its conditions started to hold (zero: they do not)
+	firing bool
+}
+
+// metricValues are a tenant's values for metric("…") (ir.MetricNames).
+func (w *Worker) metricValues(tenant string, backlog uint64) func(string) (float64, bool) {
+	ts, ok := w.eng.TenantStats(tenant)
+	return func(name string) (float64, bool) {
+		if name == "dataplane.backlog" {
+			return float64(backlog), true
+		}
+		if !ok {
+			return 0, false
+		}
+		switch name {
+		case "trajectory.active":
+			return float64(ts.Open), true
+		case "trajectory.closed_total":
+			return float64(ts.Closed), true
+		case "quality.score_count":
+			return float64(ts.Scores), true
+		case "quality.candidates_total":
+			return float64(ts.Candidates), true
+		case "quality.candidate_share":
+			if ts.Closed == 0 {
+				return 0, false
+			}
+			return float64(ts.Candidates) / float64(ts.Closed), true
+		case "quality.p50.current", "quality.p95.current", "quality.p99.current":
+			v := map[string]int{"quality.p50.current": ts.P50, "quality.p95.current": ts.P95, "quality.p99.current": ts.P99}[name]
+			return float64(v), v >= 0
+		case "quality.threshold.current":
+			return float64(ts.Threshold), ts.Threshold >= 0
+		}
+		return 0, false
+	}
+}
+
+// metricAlarms evaluates the tenants' alarms over metric(…) at now: one
+// that has held for its `for` fires (an alert span, did "fire"), and
+// resolves (did "resolve") when it no longer holds. Where alarms stand
+// is not saved: after a restart, one still holding fires again once its
+// `for` has passed.
+func (w *Worker) metricAlarms(ctx context.Context, now time.Time, backlog uint64) ([]*span.Span, error) {
+	var out []*span.Span
+	for _, t := range w.eng.Tenants() {
+		m := w.alarmMachine(t)
+		if m == nil || !m.HasMetricAlarms() {
+			continue
+		}
+		as, err := m.MetricAlarms(ctx, w.metricValues(t, backlog))
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range as {
+			key := t + "\x00" + a.Name
+			st := w.alarmStates[key]
+			did := ""
+			switch {
+			case a.Holds && st.since.IsZero():
+				st.since = now
+				if a.For == 0 {
+					st.firing, did = true, "fire"
+				}
+			case a.Holds && !st.firing && now.Sub(st.since) >= a.For:
+				st.firing, did = true, "fire"
+			case !a.Holds && st.firing:
+				st, did = alarmState{}, "resolve"
+			case !a.Holds:
+				st = alarmState{}
+			}
+			w.alarmStates[key] = st
+			if did == "" {
+				continue
+			}
+			sp, err := metricAlertSpan(t, a, did, now, w.metricValues(t, backlog))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sp)
+		}
+	}
+	return out, nil
+}
+
+// metricAlertSpan is the alert of a metric alarm firing or resolving,
+// with the figures of that moment.
+func metricAlertSpan(tenant string, a eval.MetricAlarm, did string, now time.Time, figures func(string) (float64, bool)) (*span.Span, error) {
+	h := sha256.Sum256([]byte(tenant + "\x00" + a.Name + "\x00" + did + "\x00" + strconv.FormatInt(now.UnixNano(), 10)))
+	state := "firing"
+	if did == "resolve" {
+		state = "resolved"
+	}
+	b := []byte(`{"id":"a_` + hex.EncodeToString(h[:20]) + `","tenant":`)
+	b = span.AppendString(b, tenant)
+	b = append(b, `,"entity_type":"alert","who":"`+AlarmWho+`","did":"`+did+`","this":`...)
+	b = span.AppendString(b, a.Name)
+	b = append(b, `,"when":"`+now.UTC().Format(time.RFC3339Nano)+`","data":{"alarm":`...)
+	b = span.AppendString(b, a.Name)
+	b = append(b, `,"severity":`...)
+	b = span.AppendString(b, a.Severity.String())
+	b = append(b, `,"message":`...)
+	b = span.AppendString(b, a.Message)
+	b = append(b, `,"state":"`+state+`","figures":{`...)
+	for i, n := range ir.MetricNames() {
+		v, ok := figures(n)
+		if !ok {
+			continue
+		}
+		if i > 0 && b[len(b)-1] != '{' {
+			b = append(b, ',')
+		}
+		b = span.AppendString(b, n)
+		b = append(b, ':')
+		b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
+	b = append(b, "}}}"...)
+	return span.Decode(b, span.DecodeOptions{})
+}

@@ -68,3 +68,55 @@ func TestSpanAlarms(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricAlarms: an alarm over metric(…) fires once its conditions
+// have held for its `for`, and resolves when they stop holding — here the
+// trajectories open (the corpus opens some), then a clock span closes
+// them all.
+func TestMetricAlarms(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	appendAll(t, s, corpusSpans(t, 300))
+	prog := compile(t, `alarm many_open {
+  when metric("trajectory.active") >= 1
+  for: 10m
+  severity: "warning"
+  message: "trajectories are open"
+}
+`)
+	start := time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := &fixedClock{t: start}
+	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: time.Hour, Tick: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := func() []string {
+		var out []string
+		_ = s.Read(context.Background(), 0, s.Size(), func(e *span.Entry) error {
+			if e.EntityType == "alert" {
+				out = append(out, e.Did)
+			}
+			return nil
+		})
+		return out
+	}
+	runUntil(t, w, s, func(st Status) bool { return st.Open > 0 })
+	time.Sleep(20 * time.Millisecond) // a few ticks: holding, not yet for 10 min
+	if got := alerts(); len(got) != 0 {
+		t.Fatalf("alerts before the 10 minutes: %v", got)
+	}
+	clock.Set(start.Add(11 * time.Minute))
+	runUntil(t, w, s, func(st Status) bool { return st.Alerts == 1 })
+	if got := alerts(); len(got) != 1 || got[0] != "fire" {
+		t.Fatalf("alerts %v, want [fire]", got)
+	}
+	// Idle for an hour and more: a clock span closes every trajectory,
+	// and the alarm resolves.
+	clock.Set(start.Add(3 * time.Hour))
+	runUntil(t, w, s, func(st Status) bool { return st.Alerts == 2 && st.Open == 0 })
+	if got := alerts(); len(got) != 2 || got[1] != "resolve" {
+		t.Fatalf("alerts %v, want [fire resolve]", got)
+	}
+}

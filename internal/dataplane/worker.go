@@ -83,6 +83,7 @@ type Status struct {
 	Conflicts  int64  // derived spans stored with other content (a policy changed under a restart)
 	Clocks     int64  // clock spans appended since start
 	Shed       int64  // derived spans shed (derived_events_perf shed_derived) since start
+	Alerts     int64  // alert spans of alarms over metric(…) (fired or resolved) since start
 	Open       int    // open trajectories, all tenants
 	Saved      time.Time
 	Err        string // the last error met ("" when none)
@@ -112,9 +113,10 @@ type Worker struct {
 	buf      []byte
 	curIndex uint64 // log index of the entry being applied
 
-	alarms map[string]cachedAlarms // alarm evaluators per tenant
-	rates  map[string]*rate        // derived spans per tenant per minute
-	over   *overloads              // what Admit reads
+	alarms      map[string]cachedAlarms // alarm evaluators per tenant
+	alarmStates map[string]alarmState   // metric alarms, by tenant and name
+	rates       map[string]*rate        // derived spans per tenant per minute
+	over        *overloads              // what Admit reads
 
 	mu      sync.Mutex
 	status  Status
@@ -160,7 +162,8 @@ func Open(cfg Config) (*Worker, error) {
 		cfg.MaxBacklog = DefaultMaxBacklog
 	}
 	w := &Worker{cfg: cfg, policies: map[string]cachedPolicy{}, lastSeen: map[string]time.Time{}, started: cfg.Now(),
-		rates: map[string]*rate{}, over: newOverloads(), alarms: map[string]cachedAlarms{}}
+		rates: map[string]*rate{}, over: newOverloads(), alarms: map[string]cachedAlarms{},
+		alarmStates: map[string]alarmState{}}
 	w.eng = derive.New(w.policy)
 	if err := w.load(); err != nil {
 		return nil, err
@@ -489,20 +492,30 @@ func (w *Worker) tick(ctx context.Context) error {
 		}
 		clocks = append(clocks, sp)
 	}
+	alerts, err := w.metricAlarms(ctx, now, w.cfg.Store.Size()-w.cursor)
+	if err != nil {
+		return fmt.Errorf("dataplane: alarms: %w", err)
+	}
+	clocks = append(clocks, alerts...)
 	if len(clocks) > 0 {
 		outs, err := w.cfg.Store.Append(ctx, clocks)
 		if err != nil {
 			return fmt.Errorf("dataplane: append clock spans: %w", err)
 		}
-		var n int64
+		var n, alerted int64
 		for i, o := range outs {
 			if o.Err != nil {
-				return fmt.Errorf("dataplane: append clock span for %s: %w", clocks[i].Tenant, o.Err)
+				return fmt.Errorf("dataplane: append %s span for %s: %w", clocks[i].EntityType, clocks[i].Tenant, o.Err)
 			}
-			n++
+			if clocks[i].EntityType == derive.TypeClock {
+				n++
+			} else {
+				alerted++
+			}
 		}
 		w.mu.Lock()
 		w.status.Clocks += n
+		w.status.Alerts += alerted
 		w.mu.Unlock()
 	}
 	if w.cursor != w.saved {

@@ -21,7 +21,7 @@ var blockSpecs = map[syntax.BlockKind]blockSpec{
 	syntax.KindRouter:    {entries: []string{"description", "input"}, statements: []string{"route", "when"}},
 	syntax.KindPipeline:  {entries: []string{"description", "input", "policy_ref"}, statements: []string{"when", "derive"}},
 	syntax.KindSchema:    {entries: []string{"description", "entity_type"}, statements: []string{"require field", "allow field"}},
-	syntax.KindAlarm:     {entries: []string{"description", "input", "message", "severity"}, statements: []string{"when"}},
+	syntax.KindAlarm:     {entries: []string{"description", "for", "input", "message", "severity"}, statements: []string{"when"}},
 }
 
 func statementName(it syntax.Item) string {
@@ -522,15 +522,37 @@ func (c *checker) alarm(b *syntax.Block) {
 	} else {
 		a.Message = "alarm " + b.Name.Name
 	}
+	reads := nodeUse{}
 	for _, it := range stmts {
 		if w, ok := it.(*syntax.When); ok {
-			if cnd, ok := c.whenCond(w, scopeSpan); ok {
+			if cnd, ok := c.whenCond(w, scopeAlarm); ok {
 				a.When = append(a.When, cnd)
+				c.uses(cnd.Node, &reads)
 			}
 		}
 	}
 	if !hasStatement(stmts, "when") {
 		c.errorf(b.Name.NamePos, "alarm %s has no condition (when EXPR)", b.Name.Name)
+	}
+	a.Metric = reads.metric
+	if reads.metric && reads.span {
+		c.errorf(b.Name.NamePos, "alarm %s reads both metric(…) and the span: an alarm is over spans (raised by each span) or over figures (evaluated over time), not both", b.Name.Name)
+	}
+	if e := entries["for"]; e != nil {
+		switch v, ok := c.constEntry(e); {
+		case !ok:
+		case !reads.metric:
+			c.errorf(e.Key.NamePos, "alarm %s: for applies to alarms over metric(…) (a span raises its alarm at once)", b.Name.Name)
+		default:
+			d, ok := durationOf(v)
+			if !ok || d < 0 {
+				c.errorf(e.Value.Pos(), "for: needs a duration (such as 5m), got %s", v)
+			}
+			a.For = d
+		}
+	}
+	if reads.metric && len(a.Input) > 0 {
+		c.errorf(entries["input"].Key.NamePos, "alarm %s: input filters spans; an alarm over metric(…) reads no span", b.Name.Name)
 	}
 	if a.Severity == 0 {
 		a.Severity = ir.SeverityWarning
@@ -768,4 +790,51 @@ func quoteAll(ss []string) string {
 		q[i] = quote(s)
 	}
 	return strings.Join(q, ", ")
+}
+
+// nodeUse says what an expression reads.
+type nodeUse struct {
+	metric bool // metric("…")
+	span   bool // a span field (or has(…))
+}
+
+// uses walks the expression rooted at node n.
+func (c *checker) uses(n int32, u *nodeUse) {
+	if n < 0 || int(n) >= len(c.prog.Nodes) {
+		return
+	}
+	nd := &c.prog.Nodes[n]
+	switch nd.Op {
+	case ir.OpField, ir.OpHas:
+		u.span = true
+	case ir.OpCall:
+		if ir.Builtin(nd.A) == ir.BuiltinMetric {
+			u.metric = true
+		}
+	case ir.OpConst, ir.OpEnv, ir.OpFeature:
+		return
+	}
+	switch nd.Op {
+	case ir.OpNot, ir.OpNeg, ir.OpSelect:
+		c.uses(nd.A, u)
+	case ir.OpAnd, ir.OpOr, ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe, ir.OpIn, ir.OpMatches,
+		ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMod, ir.OpIndex:
+		c.uses(nd.A, u)
+		c.uses(nd.B, u)
+	}
+	for _, a := range nd.Args {
+		c.uses(a, u)
+	}
+}
+
+// durationOf reads a constant duration: a duration literal or a string
+// such as "5m".
+func durationOf(v ir.Value) (int64, bool) {
+	switch v.Type {
+	case ir.TDuration:
+		return v.Int, true
+	case ir.TString:
+		return ir.ParseDuration(v.Str)
+	}
+	return 0, false
 }

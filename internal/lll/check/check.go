@@ -94,6 +94,7 @@ const (
 	scopeSpan                  // validators, routers, alarms: span, features, policy, env
 	scopePipeline              // pipelines' when: as scopeSpan
 	scopeTrigger               // a derive's trigger call
+	scopeAlarm                 // an alarm's when: as scopeSpan, plus metric("…")
 )
 
 type policyInfo struct {

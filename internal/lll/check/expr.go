@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -661,6 +662,24 @@ func (c *checker) call(e *syntax.Call) operand {
 	if info.DataPlane && c.scope != scopeTrigger {
 		c.errorf(id.NamePos, "%s is computed by the data plane: it can only be the trigger of a pipeline's derive (derive \"TYPE\" on %s(…))", id.Name, id.Name)
 		return bad
+	}
+	if info.Alarm && c.scope != scopeAlarm {
+		c.errorf(id.NamePos, "%s reads the server's figures: it can only be in an alarm's when (alarm NAME { when metric(\"quality.candidate_share\") > 0.1 })", id.Name)
+		return bad
+	}
+	if b == ir.BuiltinMetric {
+		if len(e.Args) != 1 {
+			c.errorf(e.LParen, "metric takes 1 argument, got %d", len(e.Args))
+			return bad
+		}
+		s, ok := e.Args[0].(*syntax.StringLit)
+		if !ok || !slices.Contains(ir.MetricNames(), s.Value) {
+			c.errorf(e.Args[0].Pos(), "metric needs a figure's name as a string literal: one of %s", strings.Join(ir.MetricNames(), ", "))
+			return bad
+		}
+		arg := c.addNode(ir.Node{Op: ir.OpConst, Type: ir.TString, A: c.constIndex(ir.String(s.Value))}, s.ValuePos)
+		n := c.addNode(ir.Node{Op: ir.OpCall, Type: ir.TNumber, A: int32(b), Args: []int32{arg}}, id.NamePos)
+		return nodeOp(n, ir.TNumber, id.NamePos)
 	}
 	if c.scope == scopeTrigger {
 		// Arguments of a trigger are ordinary expressions.

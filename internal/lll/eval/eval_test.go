@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -659,5 +660,44 @@ pipeline orders {
 	}
 	if got, err := none.Closes(context.Background(), RawSpan(`{}`)); got || err != nil {
 		t.Errorf("Closes without rules = %v %v", got, err)
+	}
+}
+
+func TestMetricAlarms(t *testing.T) {
+	m := machine(t, `
+alarm envelope {
+  when metric("quality.score_count") >= 100 and (metric("quality.candidate_share") < 0.005 or metric("quality.candidate_share") > 0.10)
+  for: 1h
+  severity: "warning"
+  message: "diamond candidates outside 0.5–10%"
+}
+alarm spans {
+  when who == "x"
+}
+`, Config{})
+	if !m.HasMetricAlarms() {
+		t.Fatal("HasMetricAlarms is false")
+	}
+	for _, tt := range []struct {
+		figures map[string]float64
+		holds   bool
+	}{
+		{map[string]float64{"quality.score_count": 200, "quality.candidate_share": 0.2}, true},
+		{map[string]float64{"quality.score_count": 200, "quality.candidate_share": 0.001}, true},
+		{map[string]float64{"quality.score_count": 200, "quality.candidate_share": 0.03}, false},
+		{map[string]float64{"quality.score_count": 50, "quality.candidate_share": 0.2}, false},
+		{map[string]float64{}, false}, // no figures yet
+	} {
+		got, err := m.MetricAlarms(context.Background(), func(n string) (float64, bool) { v, ok := tt.figures[n]; return v, ok })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Name != "envelope" || got[0].For != time.Hour || got[0].Holds != tt.holds {
+			t.Errorf("%v: %+v, want envelope holding %v", tt.figures, got, tt.holds)
+		}
+	}
+	// Span alarms never evaluate a metric alarm.
+	if as, err := m.Alarms(context.Background(), RawSpan(`{"who":"x"}`)); err != nil || len(as) != 1 || as[0].Name != "spans" {
+		t.Errorf("span alarms: %+v %v", as, err)
 	}
 }

@@ -454,6 +454,18 @@ func (st *state) call(n int32, nd *rnode) (value, error) {
 			return nullV, st.errorf(n, "duration: %s is not a duration (such as 1h30m)", describe(x))
 		}
 		return durV(d), nil
+	case ir.BuiltinMetric:
+		if err := str(0, x); err != nil {
+			return nullV, err
+		}
+		if st.metrics == nil {
+			return nullV, st.errorf(n, "metric(%q): no figures here (only the server evaluates alarms over metrics)", x.s)
+		}
+		v, ok := st.metrics(x.s)
+		if !ok {
+			return nullV, st.errorf(n, "metric(%q) has no value yet", x.s)
+		}
+		return numV(v), nil
 	}
 	return nullV, st.errorf(n, "cannot call %s", b)
 }

@@ -29,6 +29,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unsafe"
 
 	"github.com/logline/logline/internal/lll/ir"
@@ -305,6 +306,8 @@ type state struct {
 	fatal error // ErrStepBudget or the context's error: stops the call
 	etype string
 	comps comps // composites values refer to
+
+	metrics func(string) (float64, bool) // metric("…"): MetricAlarms only
 	slots [maxSlots]slot
 }
 
@@ -677,7 +680,7 @@ func (m *Machine) Alarms(ctx context.Context, sp Fields) ([]Alarm, error) {
 func (st *state) alarms(out []Alarm) ([]Alarm, error) {
 	for i := range st.m.prog.Alarms {
 		a := &st.m.prog.Alarms[i]
-		if !matchInput(a.Input, st.etype) {
+		if a.Metric || !matchInput(a.Input, st.etype) {
 			continue
 		}
 		fires, _, _ := st.guards(a.When)
@@ -805,4 +808,47 @@ func (m *Machine) Closes(ctx context.Context, sp Fields) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// MetricAlarm is an alarm over figures and whether its conditions hold
+// now (the server decides when it fires: after For of holding).
+type MetricAlarm struct {
+	Alarm
+	For   time.Duration
+	Holds bool
+}
+
+// HasMetricAlarms reports whether the program has alarms over metric(…).
+func (m *Machine) HasMetricAlarms() bool {
+	for _, a := range m.prog.Alarms {
+		if a.Metric {
+			return true
+		}
+	}
+	return false
+}
+
+// MetricAlarms evaluates the alarms over metric(…) with the figures
+// metrics gives (false: no value yet), in program order. A condition
+// that fails at run time — a figure without a value — does not hold.
+func (m *Machine) MetricAlarms(ctx context.Context, metrics func(name string) (float64, bool)) ([]MetricAlarm, error) {
+	var out []MetricAlarm
+	for i := range m.prog.Alarms {
+		a := &m.prog.Alarms[i]
+		if !a.Metric {
+			continue
+		}
+		var st state
+		if err := m.begin(&st, ctx, RawSpan(`{}`)); err != nil {
+			return nil, err
+		}
+		st.metrics = metrics
+		holds, _, _ := st.guards(a.When)
+		if st.fatal != nil {
+			return nil, st.fatal
+		}
+		out = append(out, MetricAlarm{Alarm: Alarm{Name: a.Name, Severity: a.Severity, Message: a.Message},
+			For: time.Duration(a.For), Holds: holds})
+	}
+	return out, nil
 }

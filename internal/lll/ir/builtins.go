@@ -24,6 +24,9 @@ const (
 	BuiltinComponents
 	BuiltinLinkOpenOrContinue
 	BuiltinCloseByTimeoutOrRule
+	// BuiltinMetric is metric("NAME"): one of the server's figures
+	// (MetricNames), only in an alarm's conditions.
+	BuiltinMetric
 	numBuiltins
 )
 
@@ -34,6 +37,7 @@ type BuiltinInfo struct {
 	Optional  int // how many of the last Arity arguments may be left out
 	Result    Type
 	DataPlane bool // computed by the data plane; only a derive's trigger
+	Alarm     bool // reads the server's figures; only in an alarm's conditions
 }
 
 var builtins = [numBuiltins]BuiltinInfo{
@@ -52,6 +56,7 @@ var builtins = [numBuiltins]BuiltinInfo{
 	// close_by_timeout_or_rule(COND): COND (a bool over the span) is the
 	// close rule; without it only timeouts and windows close.
 	BuiltinCloseByTimeoutOrRule: {Name: "close_by_timeout_or_rule", Arity: 1, Optional: 1, Result: TTrigger, DataPlane: true},
+	BuiltinMetric:               {Name: "metric", Arity: 1, Result: TNumber, Alarm: true},
 }
 
 // Info returns what b is; the zero BuiltinInfo for an invalid b.
@@ -80,4 +85,22 @@ func LookupBuiltin(name string) (Builtin, bool) {
 		}
 	}
 	return BuiltinInvalid, false
+}
+
+// MetricNames are the figures metric("NAME") reads: a tenant's data plane
+// (docs/quality.md) with the v8 names, and the server's derivation
+// backlog. Sorted.
+func MetricNames() []string {
+	return []string{
+		"dataplane.backlog",
+		"quality.candidate_share",
+		"quality.candidates_total",
+		"quality.p50.current",
+		"quality.p95.current",
+		"quality.p99.current",
+		"quality.score_count",
+		"quality.threshold.current",
+		"trajectory.active",
+		"trajectory.closed_total",
+	}
 }

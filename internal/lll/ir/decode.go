@@ -316,6 +316,8 @@ func (d *decoder) program() *Program {
 	})
 	d.each(func() {
 		a := Alarm{Name: d.str(), Description: d.str(), Input: d.strs(), Severity: Severity(d.byte()), Message: d.str(), When: d.conds()}
+		a.Metric = d.bool()
+		a.For = d.varint()
 		a.Pos = d.pos()
 		p.Alarms = append(p.Alarms, a)
 	})

@@ -8,8 +8,9 @@ import (
 // Magic and Version open every encoded program.
 const (
 	Magic = "LLIR"
-	// Version 2 added validators' `require EXPR` conditions.
-	Version = 2
+	// Version 2 added validators' `require EXPR` conditions; version 3
+	// metric alarms (Alarm.Metric, Alarm.For).
+	Version = 3
 )
 
 // Encode writes p in the binary form doc.go describes. The same Program
@@ -121,6 +122,8 @@ func Encode(p *Program) []byte {
 		e.b = append(e.b, byte(a.Severity))
 		e.str(a.Message)
 		e.conds(a.When)
+		e.bool(a.Metric)
+		e.varint(a.For)
 		e.pos(a.Pos)
 	}
 	return e.b

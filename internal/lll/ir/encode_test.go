@@ -38,7 +38,7 @@ func TestEncodeDeterministicAndRoundTrip(t *testing.T) {
 	if !bytes.Equal(b1, b2) {
 		t.Fatal("the same source compiled twice encodes differently")
 	}
-	if !bytes.HasPrefix(b1, []byte(ir.Magic+"\x02")) {
+	if !bytes.HasPrefix(b1, []byte(ir.Magic+"\x03")) {
 		t.Fatalf("encoding starts %q", b1[:5])
 	}
 	d, err := ir.Decode(b1)

@@ -546,7 +546,12 @@ type Alarm struct {
 	Severity    Severity
 	Message     string
 	When        []Cond
-	Pos         Pos
+	// Metric: the conditions read metric("…"), not spans; the server
+	// evaluates them over time, and For is how long they must hold
+	// before the alarm fires (nanoseconds, 0: at once).
+	Metric bool
+	For    int64
+	Pos    Pos
 }
 
 // Operands appends the operand nodes of n to dst.

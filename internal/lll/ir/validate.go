@@ -314,6 +314,9 @@ func (v *validator) all() {
 			v.fail("%s: bad severity %d", what, x.Severity)
 		}
 		v.conds(what, x.When)
+		if x.For < 0 || (x.For > 0 && !x.Metric) {
+			v.fail("%s: for %d on an alarm that is not over metrics", what, x.For)
+		}
 		v.pos(what, x.Pos)
 	}
 }
