@@ -308,7 +308,7 @@ type state struct {
 	comps comps // composites values refer to
 
 	metrics func(string) (float64, bool) // metric("…"): MetricAlarms only
-	slots [maxSlots]slot
+	slots   [maxSlots]slot
 }
 
 func (m *Machine) begin(st *state, ctx context.Context, src Fields) error {
