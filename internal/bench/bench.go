@@ -54,11 +54,14 @@ const (
 
 	// SectionValidators: tenant .lll validators on ingest.
 	SectionValidators = "validators"
+	// SectionDataPlane: the data-plane worker (trajectories, quality)
+	// beside ingest.
+	SectionDataPlane = "dataplane"
 )
 
 // Sections lists every section Config.Skip accepts.
 func Sections() []string {
-	return []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionValidators, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
+	return []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionValidators, SectionDataPlane, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
 }
 
 // pgLatencyClients is the concurrency of single-span POSTs through a
@@ -424,6 +427,28 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if !cfg.Keep {
 			for _, k := range valVariants {
 				_ = os.RemoveAll(filepath.Join(work, "validators-"+k))
+			}
+		}
+		runtime.GC()
+	}
+
+	// The data plane beside ingest: servers with the worker.
+	switch {
+	case cfg.skip(SectionDataPlane):
+		rep.DataPlane.Skipped = "skipped"
+	case cfg.Server != "":
+		rep.DataPlane.Skipped = "needs the in-process server (it writes the tenant's configuration into its data directory and runs the worker beside it)"
+	default:
+		rep.DataPlane, err = measureDataPlane(ctx, c, d, dataPlaneOptions{
+			Work: work, Spans: cfg.Spans, Clients: cfg.Clients, Batch: cfg.Batch, Timeout: cfg.PhaseTimeout,
+			Log: log, ServerLog: slog.New(levelHandler{log.Handler(), slog.LevelWarn}),
+		})
+		if err != nil {
+			rep.DataPlane.Error = fail("dataplane", err)
+		}
+		if !cfg.Keep {
+			for _, k := range dpVariants {
+				_ = os.RemoveAll(filepath.Join(work, "dataplane-"+k))
 			}
 		}
 		runtime.GC()

@@ -114,6 +114,7 @@ func TestRunSmall(t *testing.T) {
 
 	checkAuth(t, rep.Auth, cfg)
 	checkValidators(t, rep.Validators, cfg)
+	checkDataPlane(t, rep.DataPlane, cfg)
 
 	rc := rep.Recovery
 	if rc.Error != "" || rc.Skipped != "" || rc.Spans != cfg.RecoverySpans || rc.Segments < 1 || rc.SegmentBytes <= 0 || rc.IndexBytes <= 0 ||

@@ -88,6 +88,7 @@ func checks(rep *Report) []Check {
 	}
 	out = append(out, authChecks(&rep.Auth)...)
 	out = append(out, validatorsChecks(&rep.Validators)...)
+	out = append(out, dataPlaneChecks(&rep.DataPlane)...)
 	if u, r := ingest("unsigned"), rawCopy(rep); u != nil && r != nil {
 		add("LogLine (hash, chain, index) vs raw COPY into Blueprint4",
 			fmt.Sprintf("≥ %s spans/s", num(r.SpansPerSec)),
@@ -124,6 +125,9 @@ func notes(rep *Report, cfg Config) []string {
 		n = append(n, a)
 	}
 	if v := validatorsNote(&rep.Validators); v != "" {
+		n = append(n, v)
+	}
+	if v := dataPlaneNote(&rep.DataPlane); v != "" {
 		n = append(n, v)
 	}
 	if len(rep.Memory.Runs) > 0 {

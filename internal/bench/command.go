@@ -27,7 +27,7 @@ func NewCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure ingest, latency, reads, stream, authentication, validators, recovery and memory, on the embedded store and PostgreSQL",
+		Short: "Measure ingest, latency, reads, stream, authentication, validators, the data plane, recovery and memory, on the embedded store and PostgreSQL",
 		Long: `Measure LogLine on this machine and print the machine it ran on.
 
 By default bench starts what 'logline serve' runs — the embedded store in a
@@ -51,6 +51,13 @@ fdatasync — inside its own process, and measures over real HTTP:
     with the default canonical_contract_v1 and one with the contract and
     five rules, in interleaved rounds: spans/s of each, the cost of the
     validators (target ≤ 10%), µs per span, Validate alone;
+  * the data plane (skip it with --skip dataplane): three servers with
+    the data-plane worker as 'serve' runs it — none, one whose tenant has
+    features.trajectory off, one with trajectory and diamond on — the
+    NDJSON ingest in interleaved rounds, the worker caught up after each
+    run: spans/s of each, the cost of trajectories + quality (target
+    ≤ 25%), CPU per span, the worker's lag, catch-up rate and derived
+    spans per span, derivation alone;
   * peak heap while one large NDJSON body streams in (memory is bounded);
   * reopen time after a crash (torn tail, lagging index), after a clean
     close and with the index lost, on a data directory of --recovery-spans;

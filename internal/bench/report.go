@@ -28,6 +28,9 @@ type Report struct {
 
 	// Validators is the cost of tenant .lll validators on ingest.
 	Validators Validators `json:"validators"`
+	// DataPlane is the cost of trajectories and quality on ingest, and
+	// the data-plane worker's speed.
+	DataPlane DataPlane `json:"dataplane"`
 
 	// Checks compares the results with the targets of issue 2 ("Speed").
 	Checks []Check `json:"checks"`

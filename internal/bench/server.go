@@ -60,6 +60,9 @@ type serverOptions struct {
 	// validate, when set, runs the tenants' validators before every
 	// append (as serve wires its tenant programs); nil runs none.
 	validate gateway.ValidateFunc
+	// ingest, when set, gives the store the gateway appends to, once the
+	// store is open (serve's dataplane.Admitting over it); nil: the store.
+	ingest func(ledger.Store) (ledger.Store, error)
 }
 
 // startLocalWith is startLocal with every option.
@@ -148,7 +151,14 @@ func startServer(dir, origin string, o serverOptions, log *slog.Logger, open sto
 			return nil, fmt.Errorf("access: %w", err)
 		}
 	}
-	gw, err := gateway.New(gateway.Config{Store: store, Dev: access == nil, Access: access, Logger: log, Ready: store.Ready, MaxBodyBytes: o.maxBody, Log: store, LogKeys: logKeys, Receipts: receipts, Validate: o.validate})
+	var ingest ledger.Store = store
+	if o.ingest != nil {
+		if ingest, err = o.ingest(store); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("ingest store: %w", err)
+		}
+	}
+	gw, err := gateway.New(gateway.Config{Store: ingest, Dev: access == nil, Access: access, Logger: log, Ready: store.Ready, MaxBodyBytes: o.maxBody, Log: store, LogKeys: logKeys, Receipts: receipts, Validate: o.validate})
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -97,6 +97,7 @@ func WriteTable(w io.Writer, rep Report) error {
 
 	writeAuthTable(p, &rep)
 	writeValidatorsTable(p, &rep)
+	writeDataPlaneTable(p, &rep)
 
 	rc := rep.Recovery
 	p("RECOVERY")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/logline/logline/internal/gateway"
+	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/lll/check"
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/lll/ir"
@@ -253,18 +254,35 @@ type valServer struct {
 // Set.Run) and starts a server in dir whose gateway runs them. Every
 // tenant's program must compile.
 func startValServer(ctx context.Context, dir string, progs map[string]map[string][]byte, log *slog.Logger) (*valServer, error) {
-	for tenant, files := range progs {
+	if err := writeTenantFiles(dir, progs); err != nil {
+		return nil, err
+	}
+	return startProgServer(ctx, dir, len(progs), nil, nil, log)
+}
+
+// writeTenantFiles writes files (tenant → file → content) under
+// dir/cfg/tenants.
+func writeTenantFiles(dir string, files map[string]map[string][]byte) error {
+	for tenant, fs := range files {
 		td := filepath.Join(dir, "cfg", "tenants", tenant)
 		if err := os.MkdirAll(td, 0o755); err != nil {
-			return nil, fmt.Errorf("tenant programs: %w", err)
+			return fmt.Errorf("tenant programs: %w", err)
 		}
-		for name, src := range files {
+		for name, src := range fs {
 			if err := os.WriteFile(filepath.Join(td, name), src, 0o644); err != nil {
-				return nil, fmt.Errorf("tenant programs: %w", err)
+				return fmt.Errorf("tenant programs: %w", err)
 			}
 		}
 	}
-	set, err := programs.Open(ctx, programs.Config{DataDir: dir, ValidTenant: span.ValidTenant, Logger: log})
+	return nil
+}
+
+// startProgServer is startValServer once the files are written: that
+// many tenants must have programs of their own; features gives the
+// tenants' feature flags to their programs (nil: all off); ingest, when
+// set, gives the store the gateway appends to (serverOptions.ingest).
+func startProgServer(ctx context.Context, dir string, tenants int, features func(string) eval.Features, ingest func(ledger.Store, *programs.Set) (ledger.Store, error), log *slog.Logger) (*valServer, error) {
+	set, err := programs.Open(ctx, programs.Config{DataDir: dir, ValidTenant: span.ValidTenant, Features: features, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -273,14 +291,18 @@ func startValServer(ctx context.Context, dir string, progs map[string]map[string
 			return nil, fmt.Errorf("tenant %s: programs not loaded: %s", st.Tenant, st.Err)
 		}
 	}
-	if n := len(set.Status()); n != len(progs) {
-		return nil, fmt.Errorf("%d tenants' programs loaded, want %d", n, len(progs))
+	if n := len(set.Status()); n != tenants {
+		return nil, fmt.Errorf("%d tenants' programs loaded, want %d", n, tenants)
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = set.Run(loopCtx) })
 	stop := func() { cancel(); wg.Wait() }
-	srv, err := startLocalWith(ctx, dir, serverOptions{validate: validateWith(set)}, log)
+	o := serverOptions{validate: validateWith(set)}
+	if ingest != nil {
+		o.ingest = func(st ledger.Store) (ledger.Store, error) { return ingest(st, set) }
+	}
+	srv, err := startLocalWith(ctx, dir, o, log)
 	if err != nil {
 		stop()
 		return nil, err
@@ -468,7 +490,11 @@ func measureValidators(ctx context.Context, c *corpus, d ids, o validatorsOption
 	if res.DefaultShare > 0 {
 		res.DefaultWallMicros = 1e6/res.Default.SpansPerSec - 1e6/res.None.SpansPerSec
 	}
-	res.PairShares = pairShares(res.Rounds)
+	shares := make([]float64, len(res.Rounds))
+	for i, r := range res.Rounds {
+		shares[i] = r.Share
+	}
+	res.PairShares = pairShares(shares)
 	res.MedianPairShare = median(slices.Clone(res.PairShares))
 	if cpuKnown && res.None.Spans > 0 && res.Default.Spans > 0 && res.Full.Spans > 0 {
 		res.CPUMicrosNone = cpu["none"] * 1e6 / float64(res.None.Spans)
@@ -535,12 +561,13 @@ func settle(ctx context.Context) (time.Duration, error) {
 	}
 }
 
-// pairShares are the geometric means of the Full ÷ None shares of rounds
-// 2i and 2i+1; a round without its pair is left out.
-func pairShares(rounds []ValidatorsRound) []float64 {
+// pairShares are the geometric means of shares[2i] and shares[2i+1]
+// (the shares of rounds in which two variants swap places); a round
+// without its pair is left out.
+func pairShares(shares []float64) []float64 {
 	var out []float64
-	for i := 0; i+1 < len(rounds); i += 2 {
-		out = append(out, math.Sqrt(rounds[i].Share*rounds[i+1].Share))
+	for i := 0; i+1 < len(shares); i += 2 {
+		out = append(out, math.Sqrt(shares[i]*shares[i+1]))
 	}
 	return out
 }

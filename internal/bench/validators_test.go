@@ -90,7 +90,7 @@ func TestValidatorsSection(t *testing.T) {
 		{"skipped", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			skip := []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
+			skip := []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionDataPlane, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
 			if tc.skip {
 				skip = append(skip, SectionValidators)
 			}
