@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/logline/logline/internal/derive"
@@ -33,7 +34,7 @@ func (w *Worker) alarmMachine(tenant string) *eval.Machine {
 			m = nil
 		}
 	}
-	w.alarms[tenant] = cachedAlarms{prog: prog, feats: feats, m: m}
+	w.alarms[strings.Clone(tenant)] = cachedAlarms{prog: prog, feats: feats, m: m}
 	return m
 }
 
@@ -48,23 +49,23 @@ type cachedAlarms struct {
 // "system:alarm", this the alarm's name, when the span's, related_to
 // the span; its id derives from the span and the alarm, so deriving
 // again finds it stored.
-func (w *Worker) raiseAlarms(ctx context.Context, e *span.Entry, now time.Time, backlog uint64) error {
-	if e.EntityType == derive.TypeAlert || derive.Reserved(e.Who, e.EntityType) {
+func (w *Worker) raiseAlarms(ctx context.Context, in *derive.Input, index uint64, now time.Time, backlog uint64) error {
+	if derive.Reserved(in.Who, in.EntityType) {
 		return nil
 	}
-	m := w.alarmMachine(e.Tenant)
+	m := w.alarmMachine(in.Tenant)
 	if m == nil {
 		return nil
 	}
-	alarms, err := m.Alarms(ctx, &e.Span)
+	alarms, err := m.Alarms(ctx, in.Fields)
 	if err != nil {
 		return err
 	}
 	for _, a := range alarms {
-		if !w.admitDerived(e.Tenant, e.LogIndex, now, backlog) {
+		if !w.admitDerived(in.Tenant, index, now, backlog) {
 			continue
 		}
-		sp, err := alertSpan(e, a)
+		sp, err := alertSpan(in, index, a)
 		if err != nil {
 			return err
 		}
@@ -73,26 +74,25 @@ func (w *Worker) raiseAlarms(ctx context.Context, e *span.Entry, now time.Time, 
 	return nil
 }
 
-// alertSpan is the alert a span raised.
-func alertSpan(e *span.Entry, a eval.Alarm) (*span.Span, error) {
+// alertSpan is the alert the span in (at log index index) raised.
+func alertSpan(in *derive.Input, index uint64, a eval.Alarm) (*span.Span, error) {
 	h := sha256.New()
-	h.Write([]byte(e.Tenant))
+	h.Write([]byte(in.Tenant))
 	h.Write([]byte{0})
-	h.Write([]byte(e.ID))
+	h.Write([]byte(in.ID))
 	h.Write([]byte{0})
-	h.Write(strconv.AppendUint(nil, e.Seq, 10))
+	h.Write(strconv.AppendUint(nil, in.Seq, 10))
 	h.Write([]byte{0})
 	h.Write([]byte(a.Name))
 	sum := h.Sum(nil)
-	when, _ := e.FieldString("when")
 	b := []byte(`{"id":"a_` + hex.EncodeToString(sum[:20]) + `","tenant":`)
-	b = span.AppendString(b, e.Tenant)
+	b = span.AppendString(b, in.Tenant)
 	b = append(b, `,"entity_type":"alert","who":"`+AlarmWho+`","did":"raise","this":`...)
 	b = span.AppendString(b, a.Name)
 	b = append(b, `,"when":`...)
-	b = append(b, when...)
+	b = span.AppendString(b, in.WhenText)
 	b = append(b, `,"related_to":[`...)
-	b = span.AppendString(b, e.ID)
+	b = span.AppendString(b, in.ID)
 	b = append(b, `],"data":{"alarm":`...)
 	b = span.AppendString(b, a.Name)
 	b = append(b, `,"severity":`...)
@@ -100,9 +100,9 @@ func alertSpan(e *span.Entry, a eval.Alarm) (*span.Span, error) {
 	b = append(b, `,"message":`...)
 	b = span.AppendString(b, a.Message)
 	b = append(b, `,"src_span_id":`...)
-	b = span.AppendString(b, e.ID)
+	b = span.AppendString(b, in.ID)
 	b = append(b, `,"src_log_index":`...)
-	b = strconv.AppendUint(b, e.LogIndex, 10)
+	b = strconv.AppendUint(b, index, 10)
 	b = append(b, "}}"...)
 	return span.Decode(b, span.DecodeOptions{})
 }

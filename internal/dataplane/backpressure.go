@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,7 +161,7 @@ func (w *Worker) admitDerived(tenant string, index uint64, now time.Time, backlo
 	if reason == "backlog" {
 		until = now.Add(time.Second)
 	}
-	w.over.set(tenant, overload{action: action, reason: reason, until: until})
+	w.over.set(strings.Clone(tenant), overload{action: action, reason: reason, until: until})
 	r.derived++
 	return true
 }
@@ -172,7 +173,7 @@ func (w *Worker) rateOf(tenant string, now time.Time) *rate {
 	r := w.rates[tenant]
 	if r == nil {
 		r = &rate{minute: minute}
-		w.rates[tenant] = r
+		w.rates[strings.Clone(tenant)] = r
 	}
 	if !r.minute.Equal(minute) {
 		w.closeMinute(tenant, r)

@@ -255,7 +255,7 @@ func (w *Worker) policy(tenant string) *derive.Policy {
 			p = nil
 		}
 	}
-	w.policies[tenant] = cachedPolicy{prog: prog, feats: feats, policy: p}
+	w.policies[strings.Clone(tenant)] = cachedPolicy{prog: prog, feats: feats, policy: p}
 	return p
 }
 
@@ -371,19 +371,31 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 		}
 		w.pending = append(w.pending, sp)
 	}
-	err := w.cfg.Store.Read(ctx, w.cursor, to, func(e *span.Entry) error {
-		w.curIndex = e.LogIndex
-		if err := w.eng.Apply(derive.FromSpan(&e.Span), emit); err != nil {
+	// The stored lines are read in place (no full parse: the engine reads
+	// a few members, and copies what it keeps); every map keyed by a
+	// tenant copies the name when it adds it.
+	lp := derive.LineParser{Stored: true}
+	err := w.cfg.Store.ReadRaw(ctx, w.cursor, to, func(index uint64, line []byte) error {
+		w.curIndex = index
+		in, err := lp.Parse(line)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", index, err)
+		}
+		if err := w.eng.Apply(in, emit); err != nil {
 			return err
 		}
 		if derr != nil {
 			return derr
 		}
-		if err := w.raiseAlarms(ctx, e, now, backlog); err != nil {
+		if err := w.raiseAlarms(ctx, in, index, now, backlog); err != nil {
 			return err
 		}
-		if !strings.HasPrefix(e.Who, "system:") {
-			w.lastSeen[e.Tenant] = now
+		if !strings.HasPrefix(in.Who, "system:") {
+			if _, ok := w.lastSeen[in.Tenant]; ok {
+				w.lastSeen[in.Tenant] = now
+			} else {
+				w.lastSeen[strings.Clone(in.Tenant)] = now
+			}
 		}
 		return nil
 	})

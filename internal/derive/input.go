@@ -43,6 +43,11 @@ func ParseLine(line []byte) (*Input, error) {
 // its strings, are valid only until the next Parse and while line is
 // not modified (they alias it: no copy of the line is made).
 type LineParser struct {
+	// Stored says the lines are stored entries (the ledger's own lines):
+	// a signature there was verified when the span was appended, so
+	// Signed is its presence and nothing is decoded in full.
+	Stored bool
+
 	in  Input
 	obj eval.Object
 }
@@ -92,6 +97,10 @@ func (p *LineParser) Parse(line []byte) (*Input, error) {
 			}
 			continue
 		case `"signature"`:
+			if p.Stored {
+				in.Signed = true
+				continue
+			}
 			// A signed span is decoded in full: Signed then means the
 			// signature was verified.
 			sp, err := span.Decode(bytes.TrimSpace(line), span.DecodeOptions{})
