@@ -133,6 +133,7 @@ Exit codes: 0 ok; 1 verification failed, lines rejected or not found;
 		a.newCheck(),
 		a.newOpenAPI(),
 		a.newQuality(),
+		a.newReplay(),
 		bench.NewCommand(),
 	)
 	return root
