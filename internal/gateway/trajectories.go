@@ -261,52 +261,40 @@ func (s *Server) readTrajectory(ctx context.Context, tenant, id string, after, l
 	lastPos := 0 // the last edge position read: a repeat is skipped
 	more := false
 	var times timeSpan
-	q := ledger.Query{Tenant: tenant, TraceID: id, Limit: ledger.MaxLimit}
-	for {
-		page, err := s.store.Query(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range page.Entries {
-			d, ok := derivedOf(e)
-			if !ok {
-				continue
+	err := s.eachDerived(ctx, ledger.Query{Tenant: tenant, TraceID: id}, func(e *span.Entry, d derivedPayload) {
+		found = true
+		switch e.EntityType {
+		case derive.TypeEdge:
+			if d.Position <= lastPos {
+				return
 			}
-			found = true
-			switch e.EntityType {
-			case derive.TypeEdge:
-				if d.Position <= lastPos {
-					continue
-				}
-				lastPos = d.Position
-				if d.Position == 1 || tv.This == "" {
-					tv.This = e.This
-				}
-				times.add(e)
-				if d.Position <= after {
-					continue
-				}
-				if len(tv.Spans) == limit {
-					more = true
-					continue
-				}
-				tv.Spans = append(tv.Spans, edgeView{Position: d.Position, SrcSpanID: d.SrcSpanID, When: whenText(e), LogIndex: e.LogIndex})
-			case derive.TypeClosed:
-				tv.State, tv.Reason, tv.SpanCount = stateClosed, d.Reason, d.Spans
-				if tv.This == "" {
-					tv.This = e.This
-				}
-			case derive.TypeQuality:
-				score := d.Score
-				tv.Score, tv.Components = &score, d.Components
-			case derive.TypeCandidate:
-				tv.Candidate = &candidateView{Score: d.Score, Threshold: d.Threshold}
+			lastPos = d.Position
+			if d.Position == 1 || tv.This == "" {
+				tv.This = e.This
 			}
+			times.add(e)
+			if d.Position <= after {
+				return
+			}
+			if len(tv.Spans) == limit {
+				more = true
+				return
+			}
+			tv.Spans = append(tv.Spans, edgeView{Position: d.Position, SrcSpanID: d.SrcSpanID, When: whenText(e), LogIndex: e.LogIndex})
+		case derive.TypeClosed:
+			tv.State, tv.Reason, tv.SpanCount = stateClosed, d.Reason, d.Spans
+			if tv.This == "" {
+				tv.This = e.This
+			}
+		case derive.TypeQuality:
+			score := d.Score
+			tv.Score, tv.Components = &score, d.Components
+		case derive.TypeCandidate:
+			tv.Candidate = &candidateView{Score: d.Score, Threshold: d.Threshold}
 		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !found {
 		return nil, nil
@@ -409,41 +397,29 @@ func (s *Server) listTrajectories(ctx context.Context, tenant, this string) ([]*
 		return ts
 	}
 	opened := map[string]bool{}
-	q := ledger.Query{Tenant: tenant, This: this, Limit: ledger.MaxLimit}
-	for {
-		page, err := s.store.Query(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range page.Entries {
-			d, ok := derivedOf(e)
-			if !ok {
-				continue
+	err := s.eachDerived(ctx, ledger.Query{Tenant: tenant, This: this}, func(e *span.Entry, d derivedPayload) {
+		ts := get(d.TrajectoryID)
+		switch e.EntityType {
+		case derive.TypeEdge:
+			if d.Position == 1 && !opened[ts.ID] {
+				opened[ts.ID] = true
+				ts.opened = e.LogIndex
 			}
-			ts := get(d.TrajectoryID)
-			switch e.EntityType {
-			case derive.TypeEdge:
-				if d.Position == 1 && !opened[ts.ID] {
-					opened[ts.ID] = true
-					ts.opened = e.LogIndex
-				}
-				ts.span.add(e)
-				if ts.State == stateOpen {
-					ts.SpanCount = max(ts.SpanCount, d.Position)
-				}
-			case derive.TypeClosed:
-				ts.State, ts.Reason, ts.SpanCount = stateClosed, d.Reason, d.Spans
-			case derive.TypeQuality:
-				score := d.Score
-				ts.Score = &score
-			case derive.TypeCandidate:
-				ts.Candidate = true
+			ts.span.add(e)
+			if ts.State == stateOpen {
+				ts.SpanCount = max(ts.SpanCount, d.Position)
 			}
+		case derive.TypeClosed:
+			ts.State, ts.Reason, ts.SpanCount = stateClosed, d.Reason, d.Spans
+		case derive.TypeQuality:
+			score := d.Score
+			ts.Score = &score
+		case derive.TypeCandidate:
+			ts.Candidate = true
 		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*trajectorySummary, 0, len(opened))
 	for id := range opened {
@@ -453,6 +429,27 @@ func (s *Server) listTrajectories(ctx context.Context, tenant, this string) ([]*
 	}
 	slices.SortFunc(out, func(a, b *trajectorySummary) int { return cmp.Compare(b.opened, a.opened) })
 	return out, nil
+}
+
+// eachDerived calls fn, in log order, for every span of q (all its
+// pages) that the data plane derived.
+func (s *Server) eachDerived(ctx context.Context, q ledger.Query, fn func(*span.Entry, derivedPayload)) error {
+	q.Limit = ledger.MaxLimit
+	for {
+		page, err := s.store.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Entries {
+			if d, ok := derivedOf(e); ok {
+				fn(e, d)
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		q.Cursor = page.Next
+	}
 }
 
 // writeJSON sends v as a 200 application/json answer.
