@@ -8,15 +8,7 @@ import "strings"
 // trajectories and matches exceptions with it.
 func Lookup(sp Fields, path string) (string, bool) {
 	field, rest, nested := strings.Cut(path, ".")
-	var v string
-	var ok bool
-	if sf, isSF := sp.(stringFields); isSF {
-		v, ok = sf.FieldString(field)
-	} else {
-		var raw []byte
-		raw, ok = sp.Field(field)
-		v = bytesString(raw)
-	}
+	v, ok := fieldText(sp, field)
 	if !ok {
 		return "", false
 	}

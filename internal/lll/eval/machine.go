@@ -83,6 +83,16 @@ type stringFields interface {
 	FieldString(name string) (string, bool)
 }
 
+// fieldText is the JSON text of top-level member name of src, without a
+// copy when src can give it so.
+func fieldText(src Fields, name string) (string, bool) {
+	if sf, ok := src.(stringFields); ok {
+		return sf.FieldString(name)
+	}
+	b, ok := src.Field(name)
+	return bytesString(b), ok
+}
+
 // RawSpan is a span as a JSON object, not validated (for offline runs and
 // tests). Its Field finds the top-level member named name.
 type RawSpan []byte
@@ -394,13 +404,7 @@ func (st *state) raw(i int32) (string, bool) {
 	var raw string
 	var ok bool
 	if len(p.steps) == 0 {
-		if sf, isSF := st.src.(stringFields); isSF {
-			raw, ok = sf.FieldString(p.field)
-		} else {
-			var b []byte
-			b, ok = st.src.Field(p.field)
-			raw = bytesString(b)
-		}
+		raw, ok = fieldText(st.src, p.field)
 	} else {
 		raw, ok = st.raw(p.top)
 		for _, s := range p.steps {
