@@ -69,17 +69,18 @@ func publicQuality(dp *dataplane.Worker) func(string) (map[string]float64, bool)
 		if !ok {
 			return nil, false
 		}
-		return map[string]float64{
-			"trajectory.active":         float64(ts.Open),
-			"trajectory.closed_total":   float64(ts.Closed),
-			"quality.score_count":       float64(ts.Scores),
-			"quality.p50.current":       float64(ts.P50),
-			"quality.p95.current":       float64(ts.P95),
-			"quality.p99.current":       float64(ts.P99),
-			"quality.threshold.current": float64(ts.Threshold),
-			"quality.candidates_total":  float64(ts.Candidates),
-		}, true
+		out := make(map[string]float64, len(publicFigures))
+		for _, name := range publicFigures {
+			out[name], _ = ts.Figure(name) // -1 stands for "no value yet"
+		}
+		return out, true
 	}
+}
+
+// publicFigures are the figures GET /metrics/public shows per tenant.
+var publicFigures = []string{
+	"trajectory.active", "trajectory.closed_total", "quality.score_count", "quality.p50.current",
+	"quality.p95.current", "quality.p99.current", "quality.threshold.current", "quality.candidates_total",
 }
 
 // tenantFeatures reads each tenant's feature flags from tenant.yaml; all

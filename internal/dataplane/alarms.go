@@ -123,27 +123,7 @@ func (w *Worker) metricValues(tenant string, backlog uint64) func(string) (float
 		if !ok {
 			return 0, false
 		}
-		switch name {
-		case "trajectory.active":
-			return float64(ts.Open), true
-		case "trajectory.closed_total":
-			return float64(ts.Closed), true
-		case "quality.score_count":
-			return float64(ts.Scores), true
-		case "quality.candidates_total":
-			return float64(ts.Candidates), true
-		case "quality.candidate_share":
-			if ts.Closed == 0 {
-				return 0, false
-			}
-			return float64(ts.Candidates) / float64(ts.Closed), true
-		case "quality.p50.current", "quality.p95.current", "quality.p99.current":
-			v := map[string]int{"quality.p50.current": ts.P50, "quality.p95.current": ts.P95, "quality.p99.current": ts.P99}[name]
-			return float64(v), v >= 0
-		case "quality.threshold.current":
-			return float64(ts.Threshold), ts.Threshold >= 0
-		}
-		return 0, false
+		return ts.Figure(name)
 	}
 }
 

@@ -176,6 +176,37 @@ type TenantStats struct {
 	Threshold  int // the score a trajectory closing now would need to be a candidate; -1 while too few samples
 }
 
+// Figure is the figure of that v8 name (ir.MetricNames but the
+// server-wide dataplane.backlog) and whether it has a value: quantiles
+// and the threshold are -1 and false until there are scores enough, the
+// candidate share false until a trajectory closed.
+func (s TenantStats) Figure(name string) (float64, bool) {
+	switch name {
+	case "trajectory.active":
+		return float64(s.Open), true
+	case "trajectory.closed_total":
+		return float64(s.Closed), true
+	case "quality.score_count":
+		return float64(s.Scores), true
+	case "quality.candidates_total":
+		return float64(s.Candidates), true
+	case "quality.candidate_share":
+		if s.Closed == 0 {
+			return 0, false
+		}
+		return float64(s.Candidates) / float64(s.Closed), true
+	case "quality.p50.current":
+		return float64(s.P50), s.P50 >= 0
+	case "quality.p95.current":
+		return float64(s.P95), s.P95 >= 0
+	case "quality.p99.current":
+		return float64(s.P99), s.P99 >= 0
+	case "quality.threshold.current":
+		return float64(s.Threshold), s.Threshold >= 0
+	}
+	return 0, false
+}
+
 // TenantStats reports tenant's figures; false when it has no state.
 func (e *Engine) TenantStats(tenant string) (TenantStats, bool) {
 	t := e.tenants[tenant]
