@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/logline/logline/internal/derive"
@@ -18,31 +17,8 @@ import (
 const AlarmWho = "system:alarm"
 
 // alarmMachine is the evaluator of a tenant's alarm blocks; nil when its
-// program has none (or cannot run). Cached while the program and flags
-// do not change.
-func (w *Worker) alarmMachine(tenant string) *eval.Machine {
-	prog := w.cfg.Program(tenant)
-	feats := w.cfg.Features(tenant)
-	if c, ok := w.alarms[tenant]; ok && c.prog == prog && c.feats == feats {
-		return c.m
-	}
-	var m *eval.Machine
-	if prog != nil && len(prog.Alarms) > 0 {
-		var err error
-		if m, err = eval.New(prog, eval.Config{Features: feats}); err != nil {
-			w.cfg.Logger.Error("data plane: the tenant's alarms cannot run", "tenant", tenant, "err", err)
-			m = nil
-		}
-	}
-	w.alarms[strings.Clone(tenant)] = cachedAlarms{prog: prog, feats: feats, m: m}
-	return m
-}
-
-type cachedAlarms struct {
-	prog  *ir.Program
-	feats eval.Features
-	m     *eval.Machine
-}
+// program has none (or cannot run).
+func (w *Worker) alarmMachine(tenant string) *eval.Machine { return w.run(tenant).alarms }
 
 // raiseAlarms evaluates the tenant's alarm blocks on a span of its own
 // and queues an alert span per alarm raised: entity_type "alert", who

@@ -105,28 +105,21 @@ type Worker struct {
 	cursor uint64
 	saved  uint64 // cursor at the last save
 
-	policies map[string]cachedPolicy
-	lastSeen map[string]time.Time // wall time a tenant's own span was last applied
+	runs     map[string]*tenantRun // by tenant
+	lastSeen map[string]time.Time  // wall time a tenant's own span was last applied
 	started  time.Time
 	pending  []*span.Span
 	records  []*span.Span // shed records waiting for the next append
 	buf      []byte
 	curIndex uint64 // log index of the entry being applied
 
-	alarms      map[string]cachedAlarms // alarm evaluators per tenant
-	alarmStates map[string]alarmState   // metric alarms, by tenant and name
-	rates       map[string]*rate        // derived spans per tenant per minute
-	over        *overloads              // what Admit reads
+	alarmStates map[string]alarmState // metric alarms, by tenant and name
+	rates       map[string]*rate      // derived spans per tenant per minute
+	over        *overloads            // what Admit reads
 
 	mu      sync.Mutex
 	status  Status
 	figures *Figures // published by publish
-}
-
-type cachedPolicy struct {
-	prog   *ir.Program
-	feats  eval.Features
-	policy *derive.Policy
 }
 
 // Open loads the saved state (none: start at the beginning of the
@@ -161,8 +154,8 @@ func Open(cfg Config) (*Worker, error) {
 	if cfg.MaxBacklog == 0 {
 		cfg.MaxBacklog = DefaultMaxBacklog
 	}
-	w := &Worker{cfg: cfg, policies: map[string]cachedPolicy{}, lastSeen: map[string]time.Time{}, started: cfg.Now(),
-		rates: map[string]*rate{}, over: newOverloads(), alarms: map[string]cachedAlarms{},
+	w := &Worker{cfg: cfg, runs: map[string]*tenantRun{}, lastSeen: map[string]time.Time{}, started: cfg.Now(),
+		rates: map[string]*rate{}, over: newOverloads(),
 		alarmStates: map[string]alarmState{}}
 	w.eng = derive.New(w.policy)
 	if err := w.load(); err != nil {
@@ -238,26 +231,47 @@ func (w *Worker) save() error {
 	return nil
 }
 
-// policy is the engine's policy source: the tenant's program and flags,
-// cached while neither changes. Nil (nothing derived) when
-// features.trajectory is off.
-func (w *Worker) policy(tenant string) *derive.Policy {
+// tenantRun is what a tenant runs with, from its program in force and
+// its flags; cached while neither changes.
+type tenantRun struct {
+	prog   *ir.Program
+	feats  eval.Features
+	policy *derive.Policy // nil: nothing derived (features.trajectory off)
+	alarms *eval.Machine  // nil: the program has no alarm blocks (or they cannot run)
+}
+
+// run returns tenant's tenantRun, rebuilt when its program or flags
+// changed.
+func (w *Worker) run(tenant string) *tenantRun {
 	prog := w.cfg.Program(tenant)
 	feats := w.cfg.Features(tenant)
-	if c, ok := w.policies[tenant]; ok && c.prog == prog && c.feats == feats {
-		return c.policy
+	if r, ok := w.runs[tenant]; ok && r.prog == prog && r.feats == feats {
+		return r
 	}
-	var p *derive.Policy
+	r := &tenantRun{prog: prog, feats: feats}
 	if feats.Trajectory && prog != nil {
-		var err error
-		if p, err = derive.PolicyOf(prog, feats.Trajectory, feats.Diamond); err != nil {
+		p, err := derive.PolicyOf(prog, feats.Trajectory, feats.Diamond)
+		if err != nil {
 			w.cfg.Logger.Error("data plane: the tenant's program cannot run; nothing is derived for it", "tenant", tenant, "err", err)
-			p = nil
+		} else {
+			r.policy = p
 		}
 	}
-	w.policies[strings.Clone(tenant)] = cachedPolicy{prog: prog, feats: feats, policy: p}
-	return p
+	if prog != nil && len(prog.Alarms) > 0 {
+		m, err := eval.New(prog, eval.Config{Features: feats})
+		if err != nil {
+			w.cfg.Logger.Error("data plane: the tenant's alarms cannot run", "tenant", tenant, "err", err)
+		} else {
+			r.alarms = m
+		}
+	}
+	w.runs[strings.Clone(tenant)] = r
+	return r
 }
+
+// policy is the engine's policy source: nil (nothing derived) when the
+// tenant's features.trajectory is off.
+func (w *Worker) policy(tenant string) *derive.Policy { return w.run(tenant).policy }
 
 // Status reports the worker's progress.
 func (w *Worker) Status() Status {
