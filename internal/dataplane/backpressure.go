@@ -175,18 +175,24 @@ func (w *Worker) rateOf(tenant string, now time.Time) *rate {
 		r = &rate{minute: minute}
 		w.rates[strings.Clone(tenant)] = r
 	}
-	if !r.minute.Equal(minute) {
-		w.closeMinute(tenant, r)
-		*r = rate{minute: minute}
-	}
+	w.roll(tenant, r, minute)
 	return r
 }
 
-// closeMinute queues the record of a minute's shed spans.
-func (w *Worker) closeMinute(tenant string, r *rate) {
-	if r.shed == 0 {
+// roll starts minute for r when r counts an earlier one, first queueing
+// the record of the spans shed in it.
+func (w *Worker) roll(tenant string, r *rate, minute time.Time) {
+	if r.minute.Equal(minute) {
 		return
 	}
+	if r.shed > 0 {
+		w.recordShed(tenant, r)
+	}
+	*r = rate{minute: minute}
+}
+
+// recordShed queues the record of r's shed spans.
+func (w *Worker) recordShed(tenant string, r *rate) {
 	sp, err := shedSpan(tenant, r)
 	if err != nil {
 		w.fail(err)
@@ -196,7 +202,6 @@ func (w *Worker) closeMinute(tenant string, r *rate) {
 	w.mu.Lock()
 	w.status.Shed += int64(r.shed)
 	w.mu.Unlock()
-	r.shed = 0
 }
 
 // shedSpan records that derived spans of tenant were shed in a minute:
@@ -221,10 +226,7 @@ func shedSpan(tenant string, r *rate) (*span.Span, error) {
 func (w *Worker) rollMinutes(now time.Time, backlog uint64) {
 	minute := now.Truncate(time.Minute)
 	for t, r := range w.rates {
-		if !r.minute.Equal(minute) {
-			w.closeMinute(t, r)
-			*r = rate{minute: minute}
-		}
+		w.roll(t, r, minute)
 	}
 	w.over.clear(now, backlog <= w.cfg.MaxBacklog)
 }
