@@ -46,15 +46,6 @@ func authChecks(a *Auth) []Check {
 func writeAuthTable(p func(format string, args ...any), rep *Report) {
 	a := rep.Auth
 	f2 := func(v float64) string { return fmt.Sprintf("%.2f", v) }
-	flag := func(partial bool, errMsg string) string {
-		switch {
-		case errMsg != "":
-			return "FAILED: " + errMsg
-		case partial:
-			return "(stopped at the time limit)"
-		}
-		return ""
-	}
 	p("AUTH (second in-process server: LLST bearer tokens, quotas)\tspans\tspans/s\tMB/s\tseconds\tclients × batch\t")
 	if a.Skipped != "" {
 		p("  skipped\t%s", a.Skipped)
@@ -62,7 +53,7 @@ func writeAuthTable(p func(format string, args ...any), rep *Report) {
 		return
 	}
 	row := func(what string, t Throughput) {
-		p("  NDJSON ingest, durable, %s\t%d\t%s\t%.1f\t%s\t%d × %d\t%s", what, t.Spans, num(t.SpansPerSec), t.MBPerSec, f2(t.Seconds), t.Clients, t.Batch, flag(t.Partial, t.Error))
+		p("  NDJSON ingest, durable, %s\t%d\t%s\t%.1f\t%s\t%d × %d\t%s", what, t.Spans, num(t.SpansPerSec), t.MBPerSec, f2(t.Seconds), t.Clients, t.Batch, runFlag(t.Partial, t.Error))
 	}
 	if len(rep.Ingest) > 0 {
 		row("auth off, first run (above)", rep.Ingest[0])
@@ -79,14 +70,14 @@ func writeAuthTable(p func(format string, args ...any), rep *Report) {
 			}
 			return fmt.Sprintf("%.2f µs each", 1e6/perSec)
 		}
-		p("  LLST verify, first time (no cache), 1 core\t%d of %d tokens\t%s/s\t%s\t\t\t%s", v.Verifies, v.Tokens, num(v.FirstPerSec), each(v.FirstPerSec), flag(v.Partial, v.Error))
+		p("  LLST verify, first time (no cache), 1 core\t%d of %d tokens\t%s/s\t%s\t\t\t%s", v.Verifies, v.Tokens, num(v.FirstPerSec), each(v.FirstPerSec), runFlag(v.Partial, v.Error))
 		p("  LLST verify, first time (no cache), %d goroutines\t\t%s/s\t\t\t\t", rep.Machine.GOMAXPROCS, num(v.FirstParallelPerSec))
 		p("  LLST verify, cached, 1 core\t\t%s/s\t%s\t\t\t", num(v.CachedPerSec), each(v.CachedPerSec))
 	}
 	if n := a.Neighbour; n.NoisyRate > 0 {
 		p("  noisy tenant: quota %s req/s, single-span POSTs at %s req/s for 2 × %.1f s\t%d sent\t%d accepted (quota allows %d)\t%d × 429 (%.0f%%)\t%d other\t\t", num(n.NoisyLimit), num(n.NoisyRate), n.NoisySeconds/2, n.NoisySent, n.NoisyAccepted, n.NoisyAllowed, n.NoisyRefused, n.RefusedShare*100, n.NoisyOther)
 		q := func(what string, l Latency) {
-			p("  quiet tenant at %s req/s for %.0f s, %s\t%d requests\tp50 %s ms\tp95 %s ms\tp99 %s ms\tmax %s ms\t%s", num(n.QuietRate), n.Seconds, what, l.Requests, f2(l.P50), f2(l.P95), f2(l.P99), f2(l.Max), flag(l.Partial, l.Error))
+			p("  quiet tenant at %s req/s for %.0f s, %s\t%d requests\tp50 %s ms\tp95 %s ms\tp99 %s ms\tmax %s ms\t%s", num(n.QuietRate), n.Seconds, what, l.Requests, f2(l.P50), f2(l.P95), f2(l.P99), f2(l.Max), runFlag(l.Partial, l.Error))
 		}
 		q("alone", n.Unloaded)
 		if n.Loaded.Requests > 0 || n.Loaded.Error != "" {

@@ -36,15 +36,6 @@ func dataPlaneChecks(dp *DataPlane) []Check {
 func writeDataPlaneTable(p func(format string, args ...any), rep *Report) {
 	dp := rep.DataPlane
 	f2 := func(x float64) string { return fmt.Sprintf("%.2f", x) }
-	flag := func(partial bool, errMsg string) string {
-		switch {
-		case errMsg != "":
-			return "FAILED: " + errMsg
-		case partial:
-			return "(stopped at the time limit)"
-		}
-		return ""
-	}
 	p("DATA PLANE (trajectories and quality, three in-process servers)\tspans\tspans/s\tMB/s\tseconds\tclients × batch\tCPU µs/span (+ catch-up)\t")
 	if dp.Skipped != "" {
 		p("  skipped\t%s", dp.Skipped)
@@ -64,7 +55,7 @@ func writeDataPlaneTable(p func(format string, args ...any), rep *Report) {
 		if t.Name == "" {
 			return
 		}
-		p("  NDJSON ingest, durable, %s\t%d\t%s\t%.1f\t%s\t%d × %d\t%s\t%s", t.Name, t.Spans, num(t.SpansPerSec), t.MBPerSec, f2(t.Seconds), t.Clients, t.Batch, cpu(cpuUS, allUS), flag(t.Partial, t.Error))
+		p("  NDJSON ingest, durable, %s\t%d\t%s\t%.1f\t%s\t%d × %d\t%s\t%s", t.Name, t.Spans, num(t.SpansPerSec), t.MBPerSec, f2(t.Seconds), t.Clients, t.Batch, cpu(cpuUS, allUS), runFlag(t.Partial, t.Error))
 	}
 	row(dp.None, dp.CPUMicrosNone, 0)
 	row(dp.Off, dp.CPUMicrosOff, dp.CPUMicrosOffAll)

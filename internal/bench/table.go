@@ -16,6 +16,18 @@ func WriteJSON(w io.Writer, rep Report) error {
 	return enc.Encode(rep)
 }
 
+// runFlag marks a run in the tables: FAILED with its error, or stopped
+// at the time limit; "" for a whole run.
+func runFlag(partial bool, errMsg string) string {
+	switch {
+	case errMsg != "":
+		return "FAILED: " + errMsg
+	case partial:
+		return "(stopped at the time limit)"
+	}
+	return ""
+}
+
 // WriteTable writes rep for people: one block per section.
 func WriteTable(w io.Writer, rep Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -23,15 +35,6 @@ func WriteTable(w io.Writer, rep Report) error {
 	f1 := func(v float64) string { return fmt.Sprintf("%.1f", v) }
 	f2 := func(v float64) string { return fmt.Sprintf("%.2f", v) }
 	f3 := func(v float64) string { return fmt.Sprintf("%.3f", v) }
-	flag := func(partial bool, errMsg string) string {
-		switch {
-		case errMsg != "":
-			return "FAILED: " + errMsg
-		case partial:
-			return "(stopped at the time limit)"
-		}
-		return ""
-	}
 
 	p("LogLine bench\t%s\ttook %s", rep.Started.Format(time.RFC3339), time.Duration(rep.Seconds*float64(time.Second)).Round(time.Second))
 	p("target\t%s", rep.Target)
@@ -60,7 +63,7 @@ func WriteTable(w io.Writer, rep Report) error {
 
 	p("NDJSON INGEST, DURABLE\tspans\tspans/s\tMB/s\tseconds\tclients × batch\t")
 	for _, t := range rep.Ingest {
-		p("  %s\t%d\t%s\t%s\t%s\t%d × %d\t%s", t.Name, t.Spans, num(t.SpansPerSec), f1(t.MBPerSec), f2(t.Seconds), t.Clients, t.Batch, flag(t.Partial, t.Error))
+		p("  %s\t%d\t%s\t%s\t%s\t%d × %d\t%s", t.Name, t.Spans, num(t.SpansPerSec), f1(t.MBPerSec), f2(t.Seconds), t.Clients, t.Batch, runFlag(t.Partial, t.Error))
 	}
 	v := rep.Verify
 	p("  raw Ed25519 verify, 1 core\t\t%s\t\t\t", num(v.SingleCorePerSec))
@@ -73,7 +76,7 @@ func WriteTable(w io.Writer, rep Report) error {
 	if len(rep.Latency) > 0 {
 		p("SINGLE-SPAN POST /ingest\trequests\tper s\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
 		for _, l := range rep.Latency {
-			p("  %d clients\t%d\t%s\t%s\t%s\t%s\t%s\t%s", l.Clients, l.Requests, num(l.PerSec), f2(l.P50), f2(l.P95), f2(l.P99), f2(l.Max), flag(l.Partial, l.Error))
+			p("  %d clients\t%d\t%s\t%s\t%s\t%s\t%s\t%s", l.Clients, l.Requests, num(l.PerSec), f2(l.P50), f2(l.P95), f2(l.P99), f2(l.Max), runFlag(l.Partial, l.Error))
 		}
 		p("")
 	}
@@ -84,14 +87,14 @@ func WriteTable(w io.Writer, rep Report) error {
 		p("  skipped\t%s", r.Skipped)
 	} else {
 		g := r.Get
-		p("  GET /spans/{id}, random ids\t%d requests, %d clients\t%s req/s\tp50 %s ms, p95 %s ms, p99 %s ms\t%s", g.Requests, g.Clients, num(g.PerSec), f2(g.P50), f2(g.P95), f2(g.P99), flag(g.Partial, g.Error))
-		p("  GET /spans pages of %d\t%d pages, %d spans\t%s pages/s\t%s spans/s\t%s", r.PageSize, r.Pages, r.PageSpans, f1(r.PagesPerSec), num(r.PageSpansPerSec), flag(r.PagePartial, r.Error))
+		p("  GET /spans/{id}, random ids\t%d requests, %d clients\t%s req/s\tp50 %s ms, p95 %s ms, p99 %s ms\t%s", g.Requests, g.Clients, num(g.PerSec), f2(g.P50), f2(g.P95), f2(g.P99), runFlag(g.Partial, g.Error))
+		p("  GET /spans pages of %d\t%d pages, %d spans\t%s pages/s\t%s spans/s\t%s", r.PageSize, r.Pages, r.PageSpans, f1(r.PagesPerSec), num(r.PageSpansPerSec), runFlag(r.PagePartial, r.Error))
 	}
 	s := rep.Stream
 	if s.Skipped != "" {
 		p("  GET /ledger/stream\tskipped")
 	} else {
-		p("  GET /ledger/stream from 0\t%d entries, %.1f MB\t%s spans/s\t%s MB/s\t%s", s.Spans, mb(s.Bytes), num(s.SpansPerSec), f1(s.MBPerSec), flag(s.Partial, s.Error))
+		p("  GET /ledger/stream from 0\t%d entries, %.1f MB\t%s spans/s\t%s MB/s\t%s", s.Spans, mb(s.Bytes), num(s.SpansPerSec), f1(s.MBPerSec), runFlag(s.Partial, s.Error))
 	}
 	p("")
 
@@ -154,7 +157,7 @@ func WriteTable(w io.Writer, rep Report) error {
 	}
 	for _, r := range mem.Runs {
 		p("  \t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s", mbString(r.BodyBytes), r.Spans, num(r.SpansPerSec), f1(r.MBPerSec),
-			mibString(r.BaselineHeapBytes), mibString(r.PeakHeapBytes), mibString(r.PeakGoBytes), flag(r.Partial, ""))
+			mibString(r.BaselineHeapBytes), mibString(r.PeakHeapBytes), mibString(r.PeakGoBytes), runFlag(r.Partial, ""))
 	}
 	if mem.Error != "" {
 		p("  FAILED\t%s", mem.Error)
@@ -168,13 +171,13 @@ func WriteTable(w io.Writer, rep Report) error {
 		p("  skipped\t%s", ps.Skipped)
 	default:
 		for _, t := range ps.Ingest {
-			p("  NDJSON ingest, durable, %s\t%d\t%s\t%s\t%s\t%d × %d\t%s", t.Name, t.Spans, num(t.SpansPerSec), f1(t.MBPerSec), f2(t.Seconds), t.Clients, t.Batch, flag(t.Partial, t.Error))
+			p("  NDJSON ingest, durable, %s\t%d\t%s\t%s\t%s\t%d × %d\t%s", t.Name, t.Spans, num(t.SpansPerSec), f1(t.MBPerSec), f2(t.Seconds), t.Clients, t.Batch, runFlag(t.Partial, t.Error))
 		}
 		if l := ps.Latency; l.Clients > 0 {
-			p("  single-span POST /ingest, %d clients\t%d requests\t%s per s\tp50 %s ms, p95 %s ms, p99 %s ms, max %s ms\t\t\t%s", l.Clients, l.Requests, num(l.PerSec), f2(l.P50), f2(l.P95), f2(l.P99), f2(l.Max), flag(l.Partial, l.Error))
+			p("  single-span POST /ingest, %d clients\t%d requests\t%s per s\tp50 %s ms, p95 %s ms, p99 %s ms, max %s ms\t\t\t%s", l.Clients, l.Requests, num(l.PerSec), f2(l.P50), f2(l.P95), f2(l.P99), f2(l.Max), runFlag(l.Partial, l.Error))
 		}
 		if s := ps.Stream; s.Spans > 0 || s.Error != "" {
-			p("  GET /ledger/stream from 0\t%d entries\t%s spans/s\t%s MB/s\t%s\t\t%s", s.Spans, num(s.SpansPerSec), f1(s.MBPerSec), f2(s.Seconds), flag(s.Partial, s.Error))
+			p("  GET /ledger/stream from 0\t%d entries\t%s spans/s\t%s MB/s\t%s\t\t%s", s.Spans, num(s.SpansPerSec), f1(s.MBPerSec), f2(s.Seconds), runFlag(s.Partial, s.Error))
 		}
 		if ps.GoCPUMicros > 0 || ps.PostgresCPUMicros > 0 {
 			p("  CPU per span, one node\tLogLine process (clients + server) %s µs, PostgreSQL %s µs", f1(ps.GoCPUMicros), f1(ps.PostgresCPUMicros))
@@ -195,7 +198,7 @@ func WriteTable(w io.Writer, rep Report) error {
 		p("  skipped\t%s", pg.Skipped)
 	} else {
 		for _, r := range pg.Runs {
-			p("  %s\t%s\t%d\t%d\t%s\t%s\t%s", r.Method, pgTriggers(r.Table), r.Connections, r.Spans, num(r.SpansPerSec), f2(r.Seconds), flag(r.Partial, r.Error))
+			p("  %s\t%s\t%d\t%d\t%s\t%s\t%s", r.Method, pgTriggers(r.Table), r.Connections, r.Spans, num(r.SpansPerSec), f2(r.Seconds), runFlag(r.Partial, r.Error))
 		}
 		p("  server: %s; synchronous_commit=%s, fsync=%s", firstWords(pg.Server, 2), pg.SynchronousCommit, pg.Fsync)
 		if pg.Error != "" {

@@ -34,15 +34,6 @@ func validatorsChecks(v *Validators) []Check {
 func writeValidatorsTable(p func(format string, args ...any), rep *Report) {
 	v := rep.Validators
 	f2 := func(x float64) string { return fmt.Sprintf("%.2f", x) }
-	flag := func(partial bool, errMsg string) string {
-		switch {
-		case errMsg != "":
-			return "FAILED: " + errMsg
-		case partial:
-			return "(stopped at the time limit)"
-		}
-		return ""
-	}
 	p("VALIDATORS (tenant .lll programs on ingest, three in-process servers)\tspans\tspans/s\tMB/s\tseconds\tclients × batch\tCPU µs/span\t")
 	if v.Skipped != "" {
 		p("  skipped\t%s", v.Skipped)
@@ -59,7 +50,7 @@ func writeValidatorsTable(p func(format string, args ...any), rep *Report) {
 		if t.Name == "" {
 			return
 		}
-		p("  NDJSON ingest, durable, %s\t%d\t%s\t%.1f\t%s\t%d × %d\t%s\t%s", t.Name, t.Spans, num(t.SpansPerSec), t.MBPerSec, f2(t.Seconds), t.Clients, t.Batch, cpu(cpuUS), flag(t.Partial, t.Error))
+		p("  NDJSON ingest, durable, %s\t%d\t%s\t%.1f\t%s\t%d × %d\t%s\t%s", t.Name, t.Spans, num(t.SpansPerSec), t.MBPerSec, f2(t.Seconds), t.Clients, t.Batch, cpu(cpuUS), runFlag(t.Partial, t.Error))
 	}
 	row(v.None, v.CPUMicrosNone)
 	row(v.Default, v.CPUMicrosDefault)
