@@ -351,7 +351,7 @@ func (w *exprWriter) expr(x Node) {
 		w.expr(x.Y)
 	case *Selector:
 		w.expr(x.X)
-		w.WriteByte('.')
+		w.WriteString(selectorDot(x.X))
 		w.WriteString(x.Name.Name)
 	case *Index:
 		w.expr(x.X)
@@ -602,7 +602,7 @@ func writeOneLine(b *strings.Builder, n Node) {
 		writeOneLine(b, x.Y)
 	case *Selector:
 		writeOneLine(b, x.X)
-		b.WriteByte('.')
+		b.WriteString(selectorDot(x.X))
 		b.WriteString(x.Name.Name)
 	case *Index:
 		writeOneLine(b, x.X)
@@ -624,4 +624,15 @@ func writeOneLine(b *strings.Builder, n Node) {
 		writeOneLine(b, x.X)
 		b.WriteByte(')')
 	}
+}
+
+// selectorDot is what separates a selector's operand from its name: "."
+// — or " ." after a number or duration literal, which would otherwise
+// read as one malformed number (10.A).
+func selectorDot(x Expr) string {
+	switch x.(type) {
+	case *NumberLit, *DurationLit:
+		return " ."
+	}
+	return "."
 }
