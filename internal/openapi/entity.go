@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrInvalidSchema is wrapped by Build's errors about Options.Schemas.
@@ -154,6 +155,9 @@ func fieldTree(s EntitySchema) (*pathNode, *SchemaError) {
 		}
 		if _, ok := fieldTypeSchema(f.Type); !ok {
 			return nil, bad(fmt.Sprintf("type %q: want string, number, integer, bool, array, object or rfc3339", f.Type))
+		}
+		if !utf8.ValidString(f.Path) {
+			return nil, bad("the path is not valid UTF-8")
 		}
 		parts := strings.Split(f.Path, ".")
 		if slices.Contains(parts, "") {

@@ -432,6 +432,7 @@ func TestOpenAPIRefusesBadSchemas(t *testing.T) {
 		{"data as a string", with(Field{Path: "data", Type: "string"}), "always an object", 0, 0},
 		{"members of a number", with(Field{Path: "data.total", Type: "number"}, Field{Path: "data.total.cents"}), "no members", 0, 1},
 		{"a number with members", with(Field{Path: "data.total.cents"}, Field{Path: "data.total", Type: "number"}), "has members", 0, 1},
+		{"invalid UTF-8", with(Field{Path: "data.\xff"}), "not valid UTF-8", 0, 0},
 		{"declared twice", with(Field{Path: "data.x", Type: "number"}, Field{Path: "data.x", Type: "string"}), "declared twice", 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
