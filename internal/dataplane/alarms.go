@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -83,8 +86,59 @@ func alertSpan(in *derive.Input, index uint64, a eval.Alarm) (*span.Span, error)
 	return span.Decode(b, span.DecodeOptions{})
 }
 
+// RequestFigures are figures of metric(…) the worker does not compute
+// itself: each tenant's requests to the gateway over the last minutes
+// (internal/tenantrates: gateway.status_5xx_rate, auth.jwt_invalid_rate).
+// Its methods must be safe for concurrent use.
+type RequestFigures interface {
+	// Figure is tenant's figure of that name; false for a name it does
+	// not have.
+	Figure(tenant, name string) (float64, bool)
+	// Tenants are the tenants it has figures of now.
+	Tenants() []string
+}
+
+// DefaultAlarms are alarm blocks every tenant runs besides its own
+// (check.DefaultAlarms: the v8 §20 alarms). A tenant alarm block of the
+// same name replaces one. Immutable: several workers may share one.
+type DefaultAlarms struct {
+	machines [4]*eval.Machine // by feature flags: featureIndex
+}
+
+// NewDefaultAlarms prepares prog's alarms, all over metric(…), to run
+// for every tenant, whatever its feature flags.
+func NewDefaultAlarms(prog *ir.Program) (*DefaultAlarms, error) {
+	for _, a := range prog.Alarms {
+		if !a.Metric {
+			return nil, fmt.Errorf("dataplane: default alarm %s reads spans: only alarms over metric(…) can be defaults", a.Name)
+		}
+	}
+	d := &DefaultAlarms{}
+	for i := range d.machines {
+		m, err := eval.New(prog, eval.Config{Features: eval.Features{Trajectory: i&1 != 0, Diamond: i&2 != 0}})
+		if err != nil {
+			return nil, fmt.Errorf("dataplane: default alarms: %w", err)
+		}
+		d.machines[i] = m
+	}
+	return d, nil
+}
+
+// machine is the defaults' evaluator under the flags f.
+func (d *DefaultAlarms) machine(f eval.Features) *eval.Machine {
+	i := 0
+	if f.Trajectory {
+		i |= 1
+	}
+	if f.Diamond {
+		i |= 2
+	}
+	return d.machines[i]
+}
+
 // alarmState is where one metric alarm of a tenant stands.
 type alarmState struct {
+	tenant string
 	since  time.Time // when its conditions started to hold (zero: they do not)
 	firing bool
 }
@@ -96,6 +150,11 @@ func (w *Worker) metricValues(tenant string, backlog uint64) func(string) (float
 		if name == "dataplane.backlog" {
 			return float64(backlog), true
 		}
+		if w.cfg.Requests != nil {
+			if v, ok := w.cfg.Requests.Figure(tenant, name); ok {
+				return v, true
+			}
+		}
 		if !ok {
 			return 0, false
 		}
@@ -103,19 +162,66 @@ func (w *Worker) metricValues(tenant string, backlog uint64) func(string) (float
 	}
 }
 
-// metricAlarms evaluates the tenants' alarms over metric(…) at now: one
-// that has held for its `for` fires (an alert span, did "fire"), and
-// resolves (did "resolve") when it no longer holds. Where alarms stand
-// is not saved: after a restart, one still holding fires again once its
-// `for` has passed.
+// alarmTenants are the tenants whose metric alarms run: those with data
+// plane state, with figures of their requests, with spans of their own
+// applied since the start, and with an alarm holding (so that it
+// resolves once the tenant is gone from the others). Sorted.
+func (w *Worker) alarmTenants() []string {
+	seen := map[string]bool{}
+	for _, t := range w.eng.Tenants() {
+		seen[t] = true
+	}
+	if w.cfg.Requests != nil {
+		for _, t := range w.cfg.Requests.Tenants() {
+			seen[t] = true
+		}
+	}
+	for t := range w.lastSeen {
+		seen[t] = true
+	}
+	for _, st := range w.alarmStates {
+		seen[st.tenant] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// tenantMetricAlarms evaluates tenant's alarms over metric(…): its own,
+// then the defaults its own alarm blocks do not replace.
+func (w *Worker) tenantMetricAlarms(ctx context.Context, tenant string, figures func(string) (float64, bool)) ([]eval.MetricAlarm, error) {
+	r := w.run(tenant)
+	var out []eval.MetricAlarm
+	if r.alarms != nil && r.alarms.HasMetricAlarms() {
+		as, err := r.alarms.MetricAlarms(ctx, figures)
+		if err != nil {
+			return nil, err
+		}
+		out = as
+	}
+	if w.cfg.DefaultAlarms == nil {
+		return out, nil
+	}
+	defaults, err := w.cfg.DefaultAlarms.machine(r.feats).MetricAlarms(ctx, figures)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range defaults {
+		if r.prog == nil || !slices.ContainsFunc(r.prog.Alarms, func(own ir.Alarm) bool { return own.Name == a.Name }) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// metricAlarms evaluates the tenants' alarms over metric(…), their own
+// and the defaults, at now: one that has held for its `for` fires (an
+// alert span, did "fire"), and resolves (did "resolve") when it no
+// longer holds. Where alarms stand is not saved: after a restart, one
+// still holding fires again once its `for` has passed.
 func (w *Worker) metricAlarms(ctx context.Context, now time.Time, backlog uint64) ([]*span.Span, error) {
 	var out []*span.Span
-	for _, t := range w.eng.Tenants() {
-		m := w.alarmMachine(t)
-		if m == nil || !m.HasMetricAlarms() {
-			continue
-		}
-		as, err := m.MetricAlarms(ctx, w.metricValues(t, backlog))
+	for _, t := range w.alarmTenants() {
+		figures := w.metricValues(t, backlog)
+		as, err := w.tenantMetricAlarms(ctx, t, figures)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +231,7 @@ func (w *Worker) metricAlarms(ctx context.Context, now time.Time, backlog uint64
 			did := ""
 			switch {
 			case a.Holds && st.since.IsZero():
-				st.since = now
+				st.since, st.tenant = now, t
 				if a.For == 0 {
 					st.firing, did = true, "fire"
 				}
@@ -136,11 +242,15 @@ func (w *Worker) metricAlarms(ctx context.Context, now time.Time, backlog uint64
 			case !a.Holds:
 				st = alarmState{}
 			}
-			w.alarmStates[key] = st
+			if st.since.IsZero() {
+				delete(w.alarmStates, key)
+			} else {
+				w.alarmStates[key] = st
+			}
 			if did == "" {
 				continue
 			}
-			sp, err := metricAlertSpan(t, a, did, now, w.metricValues(t, backlog))
+			sp, err := metricAlertSpan(t, a, did, now, figures)
 			if err != nil {
 				return nil, err
 			}

@@ -72,6 +72,13 @@ type Config struct {
 	// MaxBacklog bounds the derivation queue (entries not yet applied);
 	// past it, tenants' derived_events_perf policies act. DefaultMaxBacklog when 0.
 	MaxBacklog uint64
+	// Requests gives the figures of metric(…) over each tenant's requests
+	// to the gateway (gateway.status_5xx_rate, auth.jwt_invalid_rate);
+	// nil: they have no value.
+	Requests RequestFigures
+	// DefaultAlarms run for every tenant besides its own alarm blocks (a
+	// tenant alarm of the same name replaces one); nil: none.
+	DefaultAlarms *DefaultAlarms
 }
 
 // Status is what the worker reports.

@@ -260,3 +260,77 @@ func BenchmarkCompile1000Lines(b *testing.B) {
 		}
 	}
 }
+
+// TestDefaultAlarms: the default alarms compile (as logline check would
+// have them), are formatted as logline fmt writes them, and are the
+// three of v8 §20, over metric(…) only.
+func TestDefaultAlarms(t *testing.T) {
+	p, err := DefaultAlarms()
+	if err != nil {
+		t.Fatal(syntax.FormatErrors(err, DefaultAlarmsSource()))
+	}
+	f, err := syntax.Parse(DefaultAlarmsFile, DefaultAlarmsSource())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := syntax.Format(f); string(got) != string(DefaultAlarmsSource()) {
+		t.Errorf("%s is not as logline fmt writes it:\n%s", DefaultAlarmsFile, got)
+	}
+	want := []struct {
+		name string
+		for_ time.Duration
+		sev  ir.Severity
+	}{
+		{"gateway_5xx_rate", 5 * time.Minute, ir.SeverityCritical},
+		{"jwt_invalid_rate", 5 * time.Minute, ir.SeverityWarning},
+		{"candidate_envelope", time.Hour, ir.SeverityWarning},
+	}
+	if len(p.Alarms) != len(want) {
+		t.Fatalf("%d alarms, want %d", len(p.Alarms), len(want))
+	}
+	for i, w := range want {
+		a := p.Alarms[i]
+		if a.Name != w.name || !a.Metric || time.Duration(a.For) != w.for_ || a.Severity != w.sev || a.Message == "" {
+			t.Errorf("alarm %d = %s (metric %v, for %v, severity %v, message %q), want %s over metric(…) for %v, %v",
+				i, a.Name, a.Metric, time.Duration(a.For), a.Severity, a.Message, w.name, w.for_, w.sev)
+		}
+	}
+	if len(p.Validators)+len(p.Pipelines)+len(p.Routers)+len(p.Policies)+len(p.Schemas) != 0 {
+		t.Errorf("the default alarms define more than alarms: %+v", p)
+	}
+}
+
+// TestMetricNames: the checker accepts metric("NAME") for every figure
+// the server has (the gateway's among them), and only those.
+func TestMetricNames(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"gateway.status_5xx_rate", true},
+		{"auth.jwt_invalid_rate", true},
+		{"quality.candidate_share", true},
+		{"dataplane.backlog", true},
+		{"gateway.status_4xx_rate", false},
+		{"auth.jwt_invalid", false},
+	}
+	for _, name := range ir.MetricNames() {
+		tests = append(tests, struct {
+			name string
+			ok   bool
+		}{name, true})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := fmt.Sprintf("alarm a {\n  when metric(%q) > 0.5\n  for: 5m\n}\n", tt.name)
+			f, err := syntax.Parse("a.lll", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Check([]*syntax.File{f}, Options{})
+			if got := err == nil; got != tt.ok {
+				t.Errorf("metric(%q): checks %v (%v), want %v", tt.name, got, err, tt.ok)
+			}
+		})
+	}
+}

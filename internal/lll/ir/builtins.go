@@ -88,11 +88,14 @@ func LookupBuiltin(name string) (Builtin, bool) {
 }
 
 // MetricNames are the figures metric("NAME") reads: a tenant's data plane
-// (docs/quality.md) with the v8 names, and the server's derivation
-// backlog. Sorted.
+// (docs/quality.md) with the v8 names, its requests to the gateway over
+// the last five minutes (internal/tenantrates), and the server's
+// derivation backlog. Sorted.
 func MetricNames() []string {
 	return []string{
+		"auth.jwt_invalid_rate",
 		"dataplane.backlog",
+		"gateway.status_5xx_rate",
 		"quality.candidate_share",
 		"quality.candidates_total",
 		"quality.p50.current",
