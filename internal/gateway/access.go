@@ -37,6 +37,11 @@ type Access struct {
 	// when no valid token named one); the server aggregates these into
 	// auth-event spans. It must not block.
 	Denied func(tenant, reason string)
+	// TokenTenant, when set, returns the tenant a token Verify refused
+	// names, unverified ("" for none), so that Config.Requests counts the
+	// refusal toward it (llst.ClaimedTenant). It is never used for
+	// access.
+	TokenTenant func(token string) string
 }
 
 // RouteInfo is one route and what it requires, without its handler: the
@@ -202,10 +207,14 @@ func (s *Server) guard(rt route) http.Handler {
 		}
 		p, err := a.Verify(r.Context(), token)
 		if err != nil {
+			if a.TokenTenant != nil && s.requests != nil {
+				noteToken(w, a.TokenTenant(token), tokenRefused)
+			}
 			s.denied("", "invalid token")
 			writeUnauthorized(w, newProblem(codeUnauthorized, "the token is not valid: "+err.Error()))
 			return
 		}
+		noteToken(w, p.Tenant, tokenVerified)
 		if !p.Grants.Allows(rt.need) {
 			s.denied(p.Tenant, "missing "+string(rt.need))
 			writeProblem(w, newProblem(codeForbidden, fmt.Sprintf("this token does not grant %s", rt.need)))

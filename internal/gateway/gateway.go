@@ -114,6 +114,12 @@ type Config struct {
 	// names (quality.p95.current, trajectory.active, …) for GET
 	// /metrics/public; false when the data plane has none for it.
 	Quality func(tenant string) (map[string]float64, bool)
+
+	// Requests, when set, counts each tenant's requests by their answer
+	// and its refused tokens (rates.go), and gives its figures
+	// (gateway.status_5xx_rate, auth.jwt_invalid_rate) for GET
+	// /metrics/public. Only requests with a token count: nothing in Dev.
+	Requests TenantRequests
 }
 
 // Server is the HTTP front of one ledger.Store. Its methods are safe for
@@ -142,6 +148,7 @@ type Server struct {
 	access       *Access      // nil in Dev mode
 	usage        *quota.Usage // nil: usage is not counted
 	quality      func(string) (map[string]float64, bool)
+	requests     TenantRequests                      // nil: requests are not counted by tenant
 	validateFn   ValidateFunc                        // nil: no validators
 	openAPI      func(tenant string) ([]byte, error) // nil: GET /openapi.yaml answers 501
 	metrics      *metrics.Registry                   // nil: nothing is measured, GET /metrics answers 501
@@ -205,6 +212,7 @@ func New(cfg Config) (*Server, error) {
 		access:       cfg.Access,
 		usage:        cfg.Usage,
 		quality:      cfg.Quality,
+		requests:     cfg.Requests,
 		validateFn:   cfg.Validate,
 		openAPI:      cfg.OpenAPI,
 		metrics:      cfg.Metrics,
@@ -443,12 +451,15 @@ func (f *fallbackWriter) Write(b []byte) (int, error) {
 	return f.ResponseWriter.Write(b)
 }
 
-// statusWriter records the status for the request log. Unwrap lets
+// statusWriter records the status for the request log, and the tenant
+// the request's token attributes it to (noteToken). Unwrap lets
 // http.ResponseController reach the connection (Flush, deadlines, full
 // duplex) through it.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	tenant string // "" when no token named one
+	token  uint8  // tokenNone, tokenVerified or tokenRefused
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -487,6 +498,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		s.measureStart()
 		defer func() { // runs last, also while an abort panic unwinds
 			s.measureDone(r, sw.status, start)
+			s.countTenant(sw)
 			if s.log.Enabled(r.Context(), slog.LevelDebug) {
 				s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
 					slog.String("method", r.Method), slog.String("path", r.URL.Path),

@@ -13,13 +13,17 @@ import (
 // ws_minutes) of the token's tenant, as
 // {"tenants":{"T":{"ingest_spans_count":…,…}}}, and, when the data plane
 // runs for it, its figures with the v8 names under "quality"
-// ({"quality":{"T":{"quality.p95.current":…,"trajectory.active":…}}}).
+// ({"quality":{"T":{"quality.p95.current":…,"trajectory.active":…}}}),
+// and, when requests are counted by tenant (Config.Requests), the
+// figures of its last five minutes under "requests"
+// ({"requests":{"T":{"gateway.status_5xx_rate":…,"auth.jwt_invalid_rate":…}}}).
 // Without authentication (--dev) every tenant seen since the server
 // started is listed.
 func (s *Server) handleMetricsPublic(w http.ResponseWriter, r *http.Request) {
 	out := struct {
-		Tenants map[string]quota.Counters     `json:"tenants"`
-		Quality map[string]map[string]float64 `json:"quality,omitempty"`
+		Tenants  map[string]quota.Counters     `json:"tenants"`
+		Quality  map[string]map[string]float64 `json:"quality,omitempty"`
+		Requests map[string]map[string]float64 `json:"requests,omitempty"`
 	}{Tenants: map[string]quota.Counters{}}
 	p := principalOf(r.Context())
 	switch {
@@ -29,15 +33,15 @@ func (s *Server) handleMetricsPublic(w http.ResponseWriter, r *http.Request) {
 	default:
 		out.Tenants = s.usage.Snapshot()
 	}
-	if s.quality != nil {
-		tenants := []string{}
-		if p != nil {
-			tenants = append(tenants, p.Tenant)
-		} else {
-			for t := range out.Tenants {
-				tenants = append(tenants, t)
-			}
+	tenants := []string{}
+	if p != nil {
+		tenants = append(tenants, p.Tenant)
+	} else {
+		for t := range out.Tenants {
+			tenants = append(tenants, t)
 		}
+	}
+	if s.quality != nil {
 		for _, t := range tenants {
 			if q, ok := s.quality(t); ok {
 				if out.Quality == nil {
@@ -45,6 +49,12 @@ func (s *Server) handleMetricsPublic(w http.ResponseWriter, r *http.Request) {
 				}
 				out.Quality[t] = q
 			}
+		}
+	}
+	if s.requests != nil && len(tenants) > 0 {
+		out.Requests = map[string]map[string]float64{}
+		for _, t := range tenants {
+			out.Requests[t] = s.requests.Figures(t)
 		}
 	}
 	body, err := json.Marshal(out)
