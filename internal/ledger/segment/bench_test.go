@@ -51,10 +51,16 @@ func renamed(b *testing.B, spans []*span.Span, round int) []*span.Span {
 }
 
 // BenchmarkAppendBatch measures durable appends in batches of 1024 spans
-// from one caller (the NDJSON ingest path below the HTTP layer).
+// from one caller (the NDJSON ingest path below the HTTP layer): with the
+// id filter (what Open does) and with every id looked up in the index.
 func BenchmarkAppendBatch(b *testing.B) {
+	b.Run("idfilter", func(b *testing.B) { benchmarkAppendBatch(b, segment.Config{Dir: b.TempDir()}) })
+	b.Run("lookup", func(b *testing.B) { benchmarkAppendBatch(b, segment.WithoutIDFilter(segment.Config{Dir: b.TempDir()})) })
+}
+
+func benchmarkAppendBatch(b *testing.B, cfg segment.Config) {
 	base := corpusSpans(b)
-	s, err := segment.Open(context.Background(), segment.Config{Dir: b.TempDir()})
+	s, err := segment.Open(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -45,6 +45,15 @@ type Config struct {
 
 	// syncFile replaces fdatasync in tests (fault injection).
 	syncFile func(*os.File) error
+	// idFilterMinCap is the smallest id filter built (keys); default
+	// 1<<20. Tests set it low to make the filter grow.
+	idFilterMinCap uint
+	// noIDFilter makes every append look its id up in the index (tests
+	// and benchmarks compare the two paths).
+	noIDFilter bool
+	// idFilterSync scans the index for the id filter in the writer before
+	// its first append (tests: the filter is in use from the start).
+	idFilterSync bool
 }
 
 func (c *Config) fill() {
@@ -65,6 +74,9 @@ func (c *Config) fill() {
 	}
 	if c.syncFile == nil {
 		c.syncFile = fdatasync
+	}
+	if c.idFilterMinCap == 0 {
+		c.idFilterMinCap = 1 << 20
 	}
 }
 
@@ -93,6 +105,8 @@ type Store struct {
 	tree      *compact.Range
 	chain     map[string]span.Hash
 	recent    *recentTable
+	ids       *idFilter // nil with noIDFilter
+	lookups   atomic.Uint64 // index lookups of (id, tenant, seq), for tests
 	buf       []byte
 	// lastReceived is the received_at of the last entry: batches never
 	// stamp an earlier time, so received_at never decreases in log order
@@ -144,6 +158,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			s.db.Close()
 		}
 		return nil, err
+	}
+	if !cfg.noIDFilter {
+		s.ids = newIDFilter(s.db, s.log, cfg.idFilterMinCap)
+		s.ids.sync = cfg.idFilterSync
 	}
 	go s.writer()
 	return s, nil

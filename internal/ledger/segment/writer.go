@@ -42,9 +42,16 @@ func (s *Store) writer() {
 		defer close(indexerDone)
 		s.indexer(jobs)
 	}()
+	if s.ids != nil {
+		// Sized for the log doubling before it needs a larger one.
+		s.ids.start(uint(max(2*s.next, 1)), s.recent.each)
+	}
 	defer func() {
 		close(jobs)
 		<-indexerDone
+		if s.ids != nil {
+			s.ids.stop()
+		}
 		close(s.done)
 	}()
 	var batch []*appendReq
@@ -157,6 +164,13 @@ func (t *recentTable) prune(indexed uint64) {
 	t.batches = t.batches[n:]
 }
 
+// each yields the (id, tenant) of every version in the table.
+func (t *recentTable) each(yield func(id, tenant string)) {
+	for k := range t.versions {
+		yield(k.id, k.tenant)
+	}
+}
+
 func (t *recentTable) add(k idTenantSeq, r ledger.Result) {
 	t.versions[k] = r
 	t.latest[k.idTenant] = k.seq
@@ -184,6 +198,9 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 		return
 	}
 	s.recent.prune(s.indexed.Load())
+	if s.ids != nil && s.ids.full() {
+		s.ids.start(2*s.ids.curCap, s.recent.each)
+	}
 	var (
 		first   = s.next
 		next    = first
@@ -230,6 +247,9 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 				Hash: sp.Hash, PrevHash: prev, ReceivedAt: now, LeafHash: [32]byte(leaf),
 			}
 			s.recent.add(key, out.Result)
+			if s.ids != nil {
+				s.ids.add(sp.ID, sp.Tenant)
+			}
 			keys = append(keys, key)
 			entries = append(entries, newIndexedEntry(sp, loc, [32]byte(leaf)))
 			next++
@@ -288,6 +308,14 @@ func (s *Store) checkVersion(key idTenantSeq, sp *span.Span) (*ledger.Result, er
 		}
 		return &r, nil
 	}
+	if s.ids != nil && !s.ids.mayContain(sp.ID, sp.Tenant) {
+		// No version of the id is stored (nor in the recent table: the
+		// filter holds every key committed): only seq 0 may come next.
+		if sp.Seq == 0 {
+			return nil, nil
+		}
+		return nil, conflictSeq(sp, 0, false)
+	}
 	iv, found, err := s.lookupVersion(key.idTenant, sp.Seq)
 	if err != nil {
 		return nil, err
@@ -336,6 +364,7 @@ func conflictSeq(sp *span.Span, latest uint64, any bool) error {
 }
 
 func (s *Store) lookupVersion(key idTenant, seq uint64) (idValue, bool, error) {
+	s.lookups.Add(1)
 	v, closer, err := s.db.Get(idKey(key.id, key.tenant, seq))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return idValue{}, false, nil
