@@ -105,7 +105,7 @@ type Store struct {
 	tree      *compact.Range
 	chain     map[string]span.Hash
 	recent    *recentTable
-	ids       *idFilter // nil with noIDFilter
+	ids       *idFilter     // nil with noIDFilter
 	lookups   atomic.Uint64 // index lookups of (id, tenant, seq), for tests
 	buf       []byte
 	// lastReceived is the received_at of the last entry: batches never
