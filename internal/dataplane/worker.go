@@ -117,8 +117,8 @@ type Worker struct {
 	started  time.Time
 	pending  []*span.Span
 	records  []*span.Span // shed records waiting for the next append
-	buf      []byte
-	curIndex uint64 // log index of the entry being applied
+	builder  span.Builder // builds the derived spans
+	curIndex uint64       // log index of the entry being applied
 
 	alarmStates map[string]alarmState // metric alarms, by tenant and name
 	rates       map[string]*rate      // derived spans per tenant per minute
@@ -384,10 +384,9 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 		if derr != nil || !w.admitDerived(d.Tenant, w.curIndex, now, backlog) {
 			return
 		}
-		w.buf = d.AppendJSON(w.buf[:0])
-		sp, err := span.Decode(w.buf, span.DecodeOptions{})
+		sp, err := d.Span(&w.builder)
 		if err != nil {
-			derr = fmt.Errorf("derived span %s does not decode: %w", d.ID, err)
+			derr = fmt.Errorf("derived span %s: %w", d.ID, err)
 			return
 		}
 		w.pending = append(w.pending, sp)

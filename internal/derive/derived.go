@@ -172,3 +172,74 @@ func appendString(b []byte, s string) []byte {
 	}
 	return span.AppendString(b, s)
 }
+
+// Span builds the span the ledger stores for d with b (span.Builder): the
+// members AppendJSON writes, data in canonical (JCS) order, so the result
+// is what span.Decode makes of AppendJSON's bytes without parsing them.
+func (d *Derived) Span(b *span.Builder) (*span.Span, error) {
+	var tmp [256]byte
+	b.Reset()
+	b.String(span.FieldID, d.ID)
+	b.String(span.FieldTenant, validUTF8(d.Tenant))
+	b.String(span.FieldEntityType, d.Type)
+	b.String(span.FieldWho, Who)
+	b.String(span.FieldDid, did(d.Type))
+	b.String(span.FieldThis, validUTF8(d.This))
+	b.String(span.FieldWhen, validUTF8(d.When))
+	if d.CauseID != "" && d.CauseID != "end_of_input" {
+		r := append(tmp[:0], '[')
+		r = appendString(r, d.CauseID)
+		r = append(r, ']')
+		b.Raw("related_to", r)
+	}
+	b.String(span.FieldTraceID, d.TrajectoryID)
+	b.Raw("data", d.appendData(tmp[:0]))
+	return b.Span()
+}
+
+// appendData appends d's data member with its members in JCS order.
+func (d *Derived) appendData(b []byte) []byte {
+	b = append(b, '{')
+	switch d.Type {
+	case TypeEdge:
+		b = append(b, `"position":`...)
+		b = strconv.AppendInt(b, int64(d.Position), 10)
+		b = append(b, `,"src_span_id":`...)
+		b = appendString(b, d.SrcSpanID)
+		b = append(b, `,"this":`...)
+		b = appendString(b, d.This)
+		b = append(b, ',')
+	case TypeClosed:
+		b = append(b, `"reason":`...)
+		b = appendString(b, d.Reason)
+		b = append(b, `,"spans":`...)
+		b = strconv.AppendInt(b, int64(d.Spans), 10)
+		b = append(b, ',')
+	case TypeQuality:
+		b = append(b, `"components":{"mass":`...)
+		b = strconv.AppendInt(b, int64(d.Components.Mass), 10)
+		b = append(b, `,"persistence":`...)
+		b = strconv.AppendInt(b, int64(d.Components.Persistence), 10)
+		b = append(b, `,"verification":`...)
+		b = strconv.AppendInt(b, int64(d.Components.Verification), 10)
+		b = append(b, `},"score":`...)
+		b = strconv.AppendInt(b, int64(d.Score), 10)
+		b = append(b, ',')
+	case TypeCandidate:
+		b = append(b, `"score":`...)
+		b = strconv.AppendInt(b, int64(d.Score), 10)
+		b = append(b, `,"threshold":`...)
+		b = strconv.AppendInt(b, int64(d.Threshold), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"trajectory_id":`...)
+	b = appendString(b, d.TrajectoryID)
+	return append(b, '}')
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

@@ -3,6 +3,7 @@ package derive
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -378,8 +379,11 @@ func TestDerivedAreSpans(t *testing.T) {
 	p := defaultPolicy()
 	e := New(func(string) *Policy { return p })
 	n := 0
+	types := map[string]int{}
+	var b span.Builder
 	emit := func(d *Derived) {
 		n++
+		types[d.Type]++
 		line := d.AppendJSON(nil)
 		sp, err := span.Decode(line, span.DecodeOptions{})
 		if err != nil {
@@ -387,6 +391,15 @@ func TestDerivedAreSpans(t *testing.T) {
 		}
 		if sp.EntityType != d.Type || sp.TraceID != d.TrajectoryID || sp.Who != Who || sp.ID != d.ID {
 			t.Fatalf("decoded %+v from %s", sp, line)
+		}
+		// What the server stores (Derived.Span) is what Decode makes of
+		// the same span: same canonical bytes, same curr_hash.
+		built, err := d.Span(&b)
+		if err != nil {
+			t.Fatalf("%s: Span: %v", line, err)
+		}
+		if !reflect.DeepEqual(built, sp) {
+			t.Fatalf("Span:\n%s\nDecode:\n%s", built.Canonical(), sp.Canonical())
 		}
 	}
 	var lp LineParser
@@ -402,5 +415,28 @@ func TestDerivedAreSpans(t *testing.T) {
 	e.Finish(emit)
 	if n == 0 {
 		t.Fatal("nothing derived")
+	}
+	// (The default policy finds no candidate in the corpus: the
+	// candidate is among the crafted ones below.)
+	for _, typ := range []string{TypeEdge, TypeClosed, TypeQuality} {
+		if types[typ] == 0 {
+			t.Errorf("no %s derived from the corpus: %v", typ, types)
+		}
+	}
+	// Strings a canonical form escapes, and invalid UTF-8 (offline input).
+	for _, d := range []Derived{
+		{Type: TypeEdge, Tenant: "t", ID: "d_1", TrajectoryID: "t_1", When: "2026-01-01T00:00:00Z", CauseID: "c\"1", This: "q\"uote\\ \n\u2028 \xff", Position: 7, SrcSpanID: "c\"1"},
+		{Type: TypeClosed, Tenant: "t", ID: "d_2", TrajectoryID: "t_1", When: "2026-01-01T00:00:00Z", CauseID: "end_of_input", This: "x", Reason: "end_of_input", Spans: 3},
+		{Type: TypeQuality, Tenant: "t", ID: "d_3", TrajectoryID: "t_1", When: "2026-01-01T00:00:00Z", This: "x", Score: 71, Components: Components{Mass: 30, Persistence: 21, Verification: 20}},
+		{Type: TypeCandidate, Tenant: "t", ID: "d_4", TrajectoryID: "t_1", When: "2026-01-01T00:00:00+02:00", CauseID: "c", This: "x", Score: 90, Threshold: 85},
+	} {
+		want, err := span.Decode(d.AppendJSON(nil), span.DecodeOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", d.AppendJSON(nil), err)
+		}
+		got, err := d.Span(&b)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Span = %v\n%s\nwant\n%s", d.Type, err, got.Canonical(), want.Canonical())
+		}
 	}
 }
