@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/lll/check"
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/lll/ir"
@@ -48,6 +49,23 @@ func (f *fakeRequests) Tenants() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// defaultsWorker opens a worker over a new store with the default
+// alarms, the tenants' program prog, the request figures reqs and a
+// clock the test sets; the test drives its ticks.
+func defaultsWorker(t *testing.T, prog *ir.Program, reqs RequestFigures) (*segment.Store, *Worker, *fixedClock) {
+	t.Helper()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	t.Cleanup(func() { s.Close() })
+	clock := &fixedClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog },
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, Requests: reqs, DefaultAlarms: defaultAlarms(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, w, clock
 }
 
 func defaultAlarms(t *testing.T) *DefaultAlarms {
@@ -139,22 +157,13 @@ func TestDefaultAlarmsThroughWorker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := openStore(t, dir)
-			defer s.Close()
 			prog := defaultProgram(t)
 			if tt.own != "" {
 				prog = compile(t, tt.own)
 			}
-			start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-			clock := &fixedClock{t: start}
 			reqs := &fakeRequests{}
-			w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog },
-				StatePath: filepath.Join(dir, StateFile), Now: clock.Now,
-				Requests: reqs, DefaultAlarms: defaultAlarms(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, w, clock := defaultsWorker(t, prog, reqs)
+			start := clock.Now()
 			seen := 0
 			for _, st := range tt.steps {
 				clock.Set(start.Add(st.at))
@@ -182,18 +191,9 @@ func TestDefaultAlarmsThroughWorker(t *testing.T) {
 // TestDefaultAlertSpan: a default alarm's alert carries its severity and
 // message and the tenant's figures, the gateway's among them.
 func TestDefaultAlertSpan(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir)
-	defer s.Close()
-	prog := defaultProgram(t)
-	clock := &fixedClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
 	reqs := &fakeRequests{}
 	reqs.set("acme", 0.25, 0)
-	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog },
-		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, Requests: reqs, DefaultAlarms: defaultAlarms(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, w, clock := defaultsWorker(t, defaultProgram(t), reqs)
 	for _, at := range []time.Duration{0, 5 * time.Minute} {
 		clock.Set(clock.Now().Add(at))
 		if err := w.tick(context.Background()); err != nil {

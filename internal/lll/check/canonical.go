@@ -25,7 +25,13 @@ func CanonicalContractSource() []byte { return []byte(canonicalContract) }
 // It fails only if the embedded source is broken (a test proves it is
 // not); each call returns a new Program.
 func CanonicalContract() (*ir.Program, error) {
-	f, err := syntax.Parse(CanonicalContractFile, CanonicalContractSource())
+	return compileBuiltin(CanonicalContractFile, CanonicalContractSource())
+}
+
+// compileBuiltin compiles the embedded source of a built-in program
+// (file names it in positions) on its own.
+func compileBuiltin(file string, src []byte) (*ir.Program, error) {
+	f, err := syntax.Parse(file, src)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	_ "embed"
 
 	"github.com/logline/logline/internal/lll/ir"
-	"github.com/logline/logline/internal/lll/syntax"
 )
 
 // DefaultAlarmsFile names the source of the default alarms.
@@ -22,9 +21,5 @@ func DefaultAlarmsSource() []byte { return []byte(defaultAlarms) }
 // fails only if the embedded source is broken (a test proves it is not);
 // each call returns a new Program.
 func DefaultAlarms() (*ir.Program, error) {
-	f, err := syntax.Parse(DefaultAlarmsFile, DefaultAlarmsSource())
-	if err != nil {
-		return nil, err
-	}
-	return Check([]*syntax.File{f}, Options{})
+	return compileBuiltin(DefaultAlarmsFile, DefaultAlarmsSource())
 }
