@@ -172,6 +172,9 @@ func openIdentity(ctx context.Context, o identityOptions, d identityDeps) (*iden
 		Verify: operatorTokensRecorded(verifier, alog),
 		Quotas: limiter,
 		Denied: alog.Denied,
+		// A refused token counts toward the tenant it names
+		// (auth.jwt_invalid_rate), never for access.
+		TokenTenant: llst.ClaimedTenant,
 		Routes: map[string]http.Handler{
 			"GET /.well-known/jwks.json": ring.JWKSHandler(),
 			"POST /auth/token":           exchange,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/logline/logline/internal/derive"
 	"github.com/logline/logline/internal/gateway"
 	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/lll/check"
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/lll/ir"
 	"github.com/logline/logline/internal/metrics"
@@ -36,13 +38,23 @@ func openPrograms(ctx context.Context, data string, tenants *tenantcfg.Watcher, 
 // openDataPlane opens the data-plane worker (docs/quality.md): it
 // derives for the tenants whose tenant.yaml turns features.trajectory
 // on, with their programs' policies; its state is DATA/derive/state.json.
-func openDataPlane(data string, store ledger.Store, set *programs.Set, tenants *tenantcfg.Watcher, log *slog.Logger) (*dataplane.Worker, error) {
+func openDataPlane(data string, store ledger.Store, set *programs.Set, tenants *tenantcfg.Watcher, requests dataplane.RequestFigures, log *slog.Logger) (*dataplane.Worker, error) {
+	prog, err := check.DefaultAlarms()
+	if err != nil {
+		return nil, fmt.Errorf("the default alarms: %w", err)
+	}
+	defaults, err := dataplane.NewDefaultAlarms(prog)
+	if err != nil {
+		return nil, err
+	}
 	w, err := dataplane.Open(dataplane.Config{
-		Store:     store,
-		Program:   set.Program,
-		Features:  tenantFeatures(tenants),
-		StatePath: filepath.Join(data, dataplane.StateFile),
-		Logger:    log.With("component", "dataplane"),
+		Store:         store,
+		Program:       set.Program,
+		Features:      tenantFeatures(tenants),
+		StatePath:     filepath.Join(data, dataplane.StateFile),
+		Logger:        log.With("component", "dataplane"),
+		Requests:      requests,
+		DefaultAlarms: defaults,
 	})
 	if err != nil {
 		return nil, usageErrorf("%v", err)

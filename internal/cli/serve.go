@@ -27,6 +27,7 @@ import (
 	"github.com/logline/logline/internal/ledger/segment"
 	"github.com/logline/logline/internal/metrics"
 	"github.com/logline/logline/internal/receiptlog"
+	"github.com/logline/logline/internal/tenantrates"
 	"github.com/logline/logline/internal/tlog"
 )
 
@@ -248,8 +249,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// append to the store itself.
 	var ingestStore ledger.Store = store
 	var quality func(string) (map[string]float64, bool)
+	// Each tenant's requests of the last five minutes, counted by the
+	// gateway, read by metric() alarms and GET /metrics/public.
+	requests := tenantrates.New(tenantrates.Config{})
 	if !o.noDerive {
-		dp, err := openDataPlane(o.data, store, progs, idn.tenants, log)
+		dp, err := openDataPlane(o.data, store, progs, idn.tenants, requests, log)
 		if err == nil {
 			err = reg.RegisterDataPlane(dataPlaneFigures(dp))
 		}
@@ -278,6 +282,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		OpenAPI:     newOpenAPIDocs(a.version, baseURL, progs).document,
 		Metrics:     reg,
 		Quality:     quality,
+		Requests:    requests,
 
 		// POST /quality/dryrun: the tenant's program, trajectories on.
 		DataPlanePolicy: dryRunPolicy(progs, tenantFeatures(idn.tenants)),

@@ -14,8 +14,8 @@ import (
 // {"tenants":{"T":{"ingest_spans_count":…,…}}}, and, when the data plane
 // runs for it, its figures with the v8 names under "quality"
 // ({"quality":{"T":{"quality.p95.current":…,"trajectory.active":…}}}),
-// and, when requests are counted by tenant (Config.Requests), the
-// figures of its last five minutes under "requests"
+// and, when requests are counted by tenant (Config.Requests) and the
+// request has a token, the figures of its last five minutes under "requests"
 // ({"requests":{"T":{"gateway.status_5xx_rate":…,"auth.jwt_invalid_rate":…}}}).
 // Without authentication (--dev) every tenant seen since the server
 // started is listed.
@@ -51,11 +51,9 @@ func (s *Server) handleMetricsPublic(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if s.requests != nil && len(tenants) > 0 {
-		out.Requests = map[string]map[string]float64{}
-		for _, t := range tenants {
-			out.Requests[t] = s.requests.Figures(t)
-		}
+	if s.requests != nil && p != nil {
+		// Without authentication no token names a tenant: nothing counted.
+		out.Requests = map[string]map[string]float64{p.Tenant: s.requests.Figures(p.Tenant)}
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
