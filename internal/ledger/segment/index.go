@@ -71,7 +71,17 @@ func openIndex(dir string, readOnly bool, cacheBytes int64) (*pebble.DB, error) 
 		ReadOnly:           readOnly,
 		ErrorIfNotExists:   readOnly,
 		Cache:              cache,
-		MemTableSize:       32 << 20,
+		// Index keys are partly random (ids, this values, trace ids,
+		// event times), so compactions rewrite most of what they touch;
+		// they were the largest CPU cost of an append. Larger memtables
+		// and letting L0 hold more sublevels before compacting it cut
+		// the CPU of appending 2M corpus spans and their 2M derived spans
+		// by a quarter (docs/benchmarks.md, "Index compactions"). L0's
+		// read amplification matters less since the writer's id lookups
+		// go through the id filter.
+		MemTableSize:          128 << 20,
+		L0CompactionThreshold: 8,
+		L0StopWritesThreshold: 32,
 	}
 	// Bloom filters make the per-span "is this id new?" lookup of the
 	// writer a memory-only check in the common case.
