@@ -91,6 +91,7 @@ type Status struct {
 	Clocks     int64  // clock spans appended since start
 	Shed       int64  // derived spans shed (derived_events_perf shed_derived) since start
 	Alerts     int64  // alert spans of alarms over metric(…) (fired or resolved) since start
+	Skipped    int64  // spans this worker appended, skipped unread when it reached them
 	Open       int    // open trajectories, all tenants
 	Saved      time.Time
 	Err        string // the last error met ("" when none)
@@ -117,6 +118,13 @@ type Worker struct {
 	started  time.Time
 	pending  []*span.Span
 	records  []*span.Span // shed records waiting for the next append
+	// own are the log indexes, ascending, of spans this worker appended
+	// (derived, alerts, shed records; not clock spans) that it has not
+	// read back yet: it skips them unread (derive.Engine.Skip). Only a
+	// shortcut: a span read before its index is known is applied, which
+	// ignores it the same way.
+	own      []uint64
+	ownHead  int
 	builder  span.Builder // builds the derived spans
 	curIndex uint64       // log index of the entry being applied
 
@@ -395,8 +403,14 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 	// a few members, and copies what it keeps); every map keyed by a
 	// tenant copies the name when it adds it.
 	lp := derive.LineParser{Stored: true}
+	var skipped int64
 	err := w.cfg.Store.ReadRaw(ctx, w.cursor, to, func(index uint64, line []byte) error {
 		w.curIndex = index
+		if w.isOwn(index) {
+			w.eng.Skip()
+			skipped++
+			return nil
+		}
 		in, err := lp.Parse(line)
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", index, err)
@@ -425,6 +439,7 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 	if err != nil {
 		err = fmt.Errorf("dataplane: entries %d–%d: %w", w.cursor, to-1, err)
 		w.pending = w.pending[:0]
+		w.own, w.ownHead = w.own[:0], 0
 		if rerr := w.reset(); rerr != nil {
 			return errors.Join(err, rerr)
 		}
@@ -438,6 +453,7 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 	w.mu.Lock()
 	w.status.Cursor = to
 	w.status.Open = open
+	w.status.Skipped += skipped
 	w.status.Err = ""
 	w.mu.Unlock()
 	w.publish()
@@ -455,6 +471,7 @@ func (w *Worker) flush(ctx context.Context) error {
 			if o.Err != nil {
 				return fmt.Errorf("append shed record %s: %w", w.records[i].ID, o.Err)
 			}
+			w.appended(o)
 		}
 		w.records = w.records[:0]
 	}
@@ -472,6 +489,7 @@ func (w *Worker) flush(ctx context.Context) error {
 			dups++
 		case o.Err == nil:
 			added++
+			w.appended(o)
 		case errors.Is(o.Err, ledger.ErrConflict):
 			// Stored with other content: derived before a restart under
 			// another policy. The stored span stands; replay --verify
@@ -489,6 +507,34 @@ func (w *Worker) flush(ctx context.Context) error {
 	w.status.Conflicts += conflicts
 	w.mu.Unlock()
 	return nil
+}
+
+// appended notes a span this worker appended, to skip it when read.
+func (w *Worker) appended(o ledger.Outcome) {
+	if o.Result.Duplicate {
+		return // stored earlier: its index is not after the last noted
+	}
+	if n := len(w.own); n > 0 && o.Result.LogIndex <= w.own[n-1] {
+		return
+	}
+	if w.ownHead >= 1024 && 2*w.ownHead >= len(w.own) {
+		n := copy(w.own, w.own[w.ownHead:])
+		w.own, w.ownHead = w.own[:n], 0
+	}
+	w.own = append(w.own, o.Result.LogIndex)
+}
+
+// isOwn reports whether the entry at index is a span this worker
+// appended, forgetting the indexes before it.
+func (w *Worker) isOwn(index uint64) bool {
+	for w.ownHead < len(w.own) && w.own[w.ownHead] < index {
+		w.ownHead++
+	}
+	if w.ownHead < len(w.own) && w.own[w.ownHead] == index {
+		w.ownHead++
+		return true
+	}
+	return false
 }
 
 // tick appends clock spans for idle tenants whose trajectories are past

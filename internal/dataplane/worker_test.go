@@ -186,6 +186,14 @@ func TestWorkerDerivesLikeOffline(t *testing.T) {
 	if st.Derived != int64(len(want)) || st.Duplicates != 0 || st.Conflicts != 0 || st.Clocks != 0 {
 		t.Errorf("status %+v", st)
 	}
+	// It read back none of its own spans (it knew their indexes), and
+	// still counted every entry once, as a replay does.
+	if st.Skipped != st.Derived {
+		t.Errorf("skipped %d of its %d derived spans unread", st.Skipped, st.Derived)
+	}
+	if n := w.eng.Stats().Spans; n != int64(s.Size()) {
+		t.Errorf("the engine counted %d spans, the ledger holds %d", n, s.Size())
+	}
 }
 
 // TestWorkerResumes: a worker stopped midway and a new one opened on its

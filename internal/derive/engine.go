@@ -265,6 +265,12 @@ func (e *Engine) Apply(in *Input, emit func(*Derived)) error {
 	return nil
 }
 
+// Skip counts a span its caller knows Apply would ignore — one the data
+// plane wrote itself (a derived span, an alert, a shed record; not a
+// clock span, which moves time) — without reading it: the same as
+// Apply on it.
+func (e *Engine) Skip() { e.stats.Spans++ }
+
 // linkable reports whether a span may be linked: the data plane's own
 // spans never are.
 func linkable(in *Input) bool {
