@@ -83,7 +83,7 @@ type Config struct {
 
 // Status is what the worker reports.
 type Status struct {
-	Cursor     uint64 // next log index to apply
+	Cursor     uint64 // entries before it are applied, and what they derived is stored
 	Head       uint64 // the ledger's size when last looked at
 	Derived    int64  // derived spans appended (new, not duplicates) since start
 	Duplicates int64  // derived spans found already stored (after a restart)
@@ -118,6 +118,10 @@ type Worker struct {
 	started  time.Time
 	pending  []*span.Span
 	records  []*span.Span // shed records waiting for the next append
+	spare    []*span.Span // the last appended pending slice, for reuse
+	// inflight carries the result of the append launch started (nil when
+	// none runs).
+	inflight chan flushResult
 	// own are the log indexes, ascending, of spans this worker appended
 	// (derived, alerts, shed records; not clock spans) that it has not
 	// read back yet: it skips them unread (derive.Engine.Skip). Only a
@@ -223,8 +227,12 @@ func (w *Worker) reset() error {
 	return nil
 }
 
-// save writes the state atomically. Call only with nothing pending.
+// save writes the state atomically, once the spans derived so far are
+// stored. Call only with nothing pending.
 func (w *Worker) save() error {
+	if err := w.settle(); err != nil {
+		return w.failStep(fmt.Errorf("dataplane: before saving: %w", err))
+	}
 	eng, err := w.eng.MarshalState()
 	if err != nil {
 		return fmt.Errorf("dataplane: encode state: %w", err)
@@ -331,7 +339,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		// Caught up: wait for more, or for a tick.
+		// Caught up: the last step's spans stored (they are the next
+		// entries: waiting for them would read them back unskipped),
+		// wait for more, or for a tick.
+		if w.inflight != nil {
+			if err := w.settle(); err != nil {
+				w.fail(w.failStep(fmt.Errorf("dataplane: %w", err)))
+			}
+			continue
+		}
 		wctx, cancel := context.WithTimeout(ctx, w.cfg.Tick)
 		_, err := w.cfg.Store.Wait(wctx, w.cursor)
 		cancel()
@@ -352,8 +368,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// stop saves the state on the way out.
+// stop saves the state on the way out, once the last step's spans are
+// stored (if they could not be, the saved state stays: a restart derives
+// them again).
 func (w *Worker) stop() error {
+	if err := w.settle(); err != nil {
+		w.fail(w.failStep(fmt.Errorf("dataplane: the last derived spans: %w", err)))
+		return nil
+	}
 	if len(w.pending) == 0 && w.cursor != w.saved {
 		if err := w.save(); err != nil {
 			return err
@@ -404,6 +426,7 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 	// tenant copies the name when it adds it.
 	lp := derive.LineParser{Stored: true}
 	var skipped int64
+	seen := "" // the tenant whose span was applied last
 	err := w.cfg.Store.ReadRaw(ctx, w.cursor, to, func(index uint64, line []byte) error {
 		w.curIndex = index
 		if w.isOwn(index) {
@@ -424,34 +447,32 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 		if err := w.raiseAlarms(ctx, in, index, now, backlog); err != nil {
 			return err
 		}
-		if !strings.HasPrefix(in.Who, "system:") {
-			if _, ok := w.lastSeen[in.Tenant]; ok {
-				w.lastSeen[in.Tenant] = now
-			} else {
-				w.lastSeen[strings.Clone(in.Tenant)] = now
-			}
+		// A tenant's own span: it was seen now (once per tenant and
+		// step: now is the step's; runs of one tenant skip the map).
+		if in.Tenant != seen && !strings.HasPrefix(in.Who, "system:") {
+			seen = strings.Clone(in.Tenant)
+			w.lastSeen[seen] = now
 		}
 		return nil
 	})
-	if err == nil {
-		err = w.flush(ctx)
+	// The previous step's spans must be stored before this step's are
+	// appended (log order), and the state saved covers both.
+	if serr := w.settle(); err == nil {
+		err = serr
 	}
 	if err != nil {
-		err = fmt.Errorf("dataplane: entries %d–%d: %w", w.cursor, to-1, err)
-		w.pending = w.pending[:0]
-		w.own, w.ownHead = w.own[:0], 0
-		if rerr := w.reset(); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		return err
+		return w.failStep(fmt.Errorf("dataplane: entries %d–%d: %w", w.cursor, to-1, err))
 	}
+	inflight := w.launch(ctx, to)
 	w.cursor = to
 	open := 0
 	for _, t := range w.eng.Tenants() {
 		open += w.eng.Open(t)
 	}
 	w.mu.Lock()
-	w.status.Cursor = to
+	if !inflight {
+		w.status.Cursor = to // else once its spans are stored (settle)
+	}
 	w.status.Open = open
 	w.status.Skipped += skipped
 	w.status.Err = ""
@@ -460,30 +481,80 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 	return nil
 }
 
-// flush appends the pending derived spans and shed records.
-func (w *Worker) flush(ctx context.Context) error {
-	if len(w.records) > 0 {
-		outs, err := w.cfg.Store.Append(ctx, w.records)
-		if err != nil {
-			return err
-		}
-		for i, o := range outs {
-			if o.Err != nil {
-				return fmt.Errorf("append shed record %s: %w", w.records[i].ID, o.Err)
-			}
-			w.appended(o)
-		}
-		w.records = w.records[:0]
+// failStep forgets what was derived since the saved state and goes back
+// to it: the entries after it are applied again, and what they derived
+// and was stored comes back as duplicates.
+func (w *Worker) failStep(err error) error {
+	_ = w.settle() // nothing in flight survives the reset
+	w.pending, w.records = w.pending[:0], w.records[:0]
+	w.own, w.ownHead = w.own[:0], 0
+	if rerr := w.reset(); rerr != nil {
+		return errors.Join(err, rerr)
 	}
-	if len(w.pending) == 0 {
+	return err
+}
+
+// flushResult is what appending one step's spans came to.
+type flushResult struct {
+	records, spans       []*span.Span
+	recordOuts, spanOuts []ledger.Outcome
+	cursor               uint64 // the step's end: applied, and its spans stored once this settles
+	err                  error
+}
+
+// launch starts appending the pending shed records and derived spans in
+// the background, so that the worker derives the next chunk while they
+// are written; settle waits for them. At most one append is in flight.
+//
+// The append is not cancelled with ctx: a worker stopping waits for it,
+// so that it can save its state.
+func (w *Worker) launch(ctx context.Context, cursor uint64) bool {
+	if len(w.pending) == 0 && len(w.records) == 0 {
+		return false
+	}
+	ctx = context.WithoutCancel(ctx)
+	r := flushResult{records: w.records, spans: w.pending, cursor: cursor}
+	w.records, w.pending = nil, w.spare[:0]
+	w.spare = nil
+	ch := make(chan flushResult, 1)
+	w.inflight = ch
+	store := w.cfg.Store
+	go func() {
+		if len(r.records) > 0 {
+			r.recordOuts, r.err = store.Append(ctx, r.records)
+		}
+		if r.err == nil && len(r.spans) > 0 {
+			r.spanOuts, r.err = store.Append(ctx, r.spans)
+		}
+		ch <- r
+	}()
+	return true
+}
+
+// settle waits for the append in flight, if any, and accounts for it.
+// An error means the spans of the step that derived them may not be
+// stored: the caller goes back to the saved state.
+func (w *Worker) settle() error {
+	if w.inflight == nil {
 		return nil
 	}
-	outs, err := w.cfg.Store.Append(ctx, w.pending)
-	if err != nil {
-		return err
+	r := <-w.inflight
+	w.inflight = nil
+	defer func() {
+		clear(r.spans)
+		w.spare = r.spans[:0]
+	}()
+	if r.err != nil {
+		return r.err
+	}
+	for i, o := range r.recordOuts {
+		if o.Err != nil {
+			return fmt.Errorf("append shed record %s: %w", r.records[i].ID, o.Err)
+		}
+		w.appended(o)
 	}
 	var added, dups, conflicts int64
-	for i, o := range outs {
+	for i, o := range r.spanOuts {
 		switch {
 		case o.Err == nil && o.Result.Duplicate:
 			dups++
@@ -495,18 +566,30 @@ func (w *Worker) flush(ctx context.Context) error {
 			// another policy. The stored span stands; replay --verify
 			// reports the difference.
 			conflicts++
-			w.cfg.Logger.Warn("data plane: a derived span is already stored with other content", "id", w.pending[i].ID, "err", o.Err)
+			w.cfg.Logger.Warn("data plane: a derived span is already stored with other content", "id", r.spans[i].ID, "err", o.Err)
 		default:
-			return fmt.Errorf("append derived span %s: %w", w.pending[i].ID, o.Err)
+			return fmt.Errorf("append derived span %s: %w", r.spans[i].ID, o.Err)
 		}
 	}
-	w.pending = w.pending[:0]
 	w.mu.Lock()
 	w.status.Derived += added
 	w.status.Duplicates += dups
 	w.status.Conflicts += conflicts
+	if r.cursor > w.status.Cursor {
+		w.status.Cursor = r.cursor
+	}
 	w.mu.Unlock()
 	return nil
+}
+
+// flush appends the pending derived spans and shed records and waits
+// for them (and for any append in flight before).
+func (w *Worker) flush(ctx context.Context) error {
+	if err := w.settle(); err != nil {
+		return err
+	}
+	w.launch(ctx, w.cursor)
+	return w.settle()
 }
 
 // appended notes a span this worker appended, to skip it when read.
@@ -543,7 +626,7 @@ func (w *Worker) tick(ctx context.Context) error {
 	now := w.cfg.Now().UTC()
 	w.rollMinutes(now, w.cfg.Store.Size()-w.cursor)
 	if err := w.flush(ctx); err != nil {
-		return fmt.Errorf("dataplane: %w", err)
+		return w.failStep(fmt.Errorf("dataplane: %w", err))
 	}
 	var clocks []*span.Span
 	for _, t := range w.eng.Tenants() {
