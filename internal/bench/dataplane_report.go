@@ -88,7 +88,7 @@ func writeDataPlaneTable(p func(format string, args ...any), rep *Report) {
 		p("  CPU used by other processes during the runs\t%s", otherCPU(dp.OtherCPUShare))
 	}
 	if dp.DeriveMicros > 0 {
-		p("  derive alone, 1 goroutine, %s spans (%.3f derived per span)\t\tApply + encode %.3f µs, + span.Decode of each derived %.3f µs\t\t\t\t\t", num(float64(dp.DeriveCalls)), dp.DerivePerSpan, dp.DeriveMicros, dp.DeriveDecodeMicros)
+		p("  derive alone, 1 goroutine, %s spans (%.3f derived per span)\t\tApply + encode %.3f µs, Apply + Derived.Span of each derived %.3f µs\t\t\t\t\t", num(float64(dp.DeriveCalls)), dp.DerivePerSpan, dp.DeriveMicros, dp.DeriveBuildMicros)
 	}
 	if dp.Error != "" && dp.None.Error == "" && dp.Off.Error == "" && dp.On.Error == "" {
 		p("  FAILED\t%s", dp.Error)
@@ -107,6 +107,6 @@ func dataPlaneNote(dp *DataPlane) string {
 		"a run's rate ends with its last response; then the section waits until the worker has applied every entry (its derived spans included: lag = entries not yet applied when the run ended, catch-up = the time to apply them), a GC before each run and after it a wait until this process used at most %.0f%% of a core over %s (%.1f s in all); "+
 		"cost = 1 − on ÷ off spans/s of all rounds, counting each run's catch-up (spans ÷ (ingest + catch-up seconds): the rate the worker keeps up with; the target is judged on it) and for the runs alone; CPU µs per span of this whole process (clients, servers, workers) during the runs, and in brackets with the catch-up; "+
 		"the corpus is cycled with fresh ids but its event times, so after its first pass (the warm-up) event time no longer advances: each span continues the open trajectory of its key (its `this`) and trajectories close (scores, candidates) only where the corpus itself moves time, as derived spans per span show; "+
-		"derive alone: %s spans on one goroutine over the corpus spans decoded (derive.FromSpan, Engine.Apply, Derived.AppendJSON; and span.Decode of each derived span, as the worker does before appending it)",
+		"derive alone: %s spans on one goroutine over the corpus spans decoded (derive.FromSpan, Engine.Apply, Derived.AppendJSON; or Derived.Span of each derived span, the span.Builder the worker appends with)",
 		dpTenant, dpTenant, dpRounds, num(float64(dp.On.Spans/dpRounds)), valIdleShare*100, valIdleWindow, dp.SettleSeconds, num(float64(dp.DeriveCalls)))
 }
