@@ -22,17 +22,25 @@ type fakeRequests struct {
 	figures map[string]map[string]float64 // by tenant, then name
 }
 
+// set gives tenant these rates over 1,000 requests and token attempts.
 func (f *fakeRequests) set(tenant string, rate5xx, invalid float64) {
+	f.setVolume(tenant, rate5xx, invalid, 1000)
+}
+
+func (f *fakeRequests) setVolume(tenant string, rate5xx, invalid, volume float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.figures == nil {
 		f.figures = map[string]map[string]float64{}
 	}
-	f.figures[tenant] = map[string]float64{"gateway.status_5xx_rate": rate5xx, "auth.jwt_invalid_rate": invalid}
+	f.figures[tenant] = map[string]float64{"gateway.status_5xx_rate": rate5xx, "auth.jwt_invalid_rate": invalid,
+		"gateway.requests_5m": volume, "auth.token_attempts_5m": volume}
 }
 
 func (f *fakeRequests) Figure(tenant, name string) (float64, bool) {
-	if name != "gateway.status_5xx_rate" && name != "auth.jwt_invalid_rate" {
+	switch name {
+	case "gateway.status_5xx_rate", "auth.jwt_invalid_rate", "gateway.requests_5m", "auth.token_attempts_5m":
+	default:
 		return 0, false
 	}
 	f.mu.Lock()
@@ -91,6 +99,7 @@ func TestDefaultAlarmsThroughWorker(t *testing.T) {
 		at      time.Duration // on the worker's clock, from the start
 		rate5xx float64       // acme's gateway.status_5xx_rate
 		invalid float64       // acme's auth.jwt_invalid_rate
+		volume  float64       // acme's requests and token attempts; 1,000 when 0
 		want    []string      // the alert spans this tick appends: "this did"
 	}
 	tests := []struct {
@@ -117,6 +126,15 @@ func TestDefaultAlarmsThroughWorker(t *testing.T) {
 				{at: 5 * time.Minute, rate5xx: 0.5},
 				{at: 9 * time.Minute, rate5xx: 0.5},
 				{at: 10 * time.Minute, rate5xx: 0.5, want: []string{"gateway_5xx_rate fire"}},
+			},
+		},
+		{
+			name: "a few requests, all failing, do not fire",
+			steps: []step{
+				{at: 0, rate5xx: 1, invalid: 1, volume: 20},
+				{at: time.Hour, rate5xx: 1, invalid: 1, volume: 49},
+				{at: 2 * time.Hour, rate5xx: 1, invalid: 1, volume: 50},
+				{at: 3 * time.Hour, rate5xx: 1, invalid: 1, volume: 50, want: []string{"gateway_5xx_rate fire"}},
 			},
 		},
 		{
@@ -167,7 +185,11 @@ func TestDefaultAlarmsThroughWorker(t *testing.T) {
 			seen := 0
 			for _, st := range tt.steps {
 				clock.Set(start.Add(st.at))
-				reqs.set("acme", st.rate5xx, st.invalid)
+				volume := st.volume
+				if volume == 0 {
+					volume = 1000
+				}
+				reqs.setVolume("acme", st.rate5xx, st.invalid, volume)
 				if err := w.tick(context.Background()); err != nil {
 					t.Fatal(err)
 				}

@@ -28,10 +28,16 @@ const (
 	// that verified for it, and refused tokens attributed to it) that
 	// were refused as invalid; 0 without attempts.
 	JWTInvalidRate = "auth.jwt_invalid_rate"
+	// Requests counts the tenant's requests with a token that verified,
+	// over the window: the volume Status5xxRate is a share of (alarms
+	// guard on it, so that one failed request of one is not 100%).
+	Requests = "gateway.requests_5m"
+	// TokenAttempts counts the token attempts JWTInvalidRate is a share of.
+	TokenAttempts = "auth.token_attempts_5m"
 )
 
 // Names are the figures Figure knows, sorted.
-func Names() []string { return []string{JWTInvalidRate, Status5xxRate} }
+func Names() []string { return []string{TokenAttempts, JWTInvalidRate, Requests, Status5xxRate} }
 
 // Defaults of Config.
 const (
@@ -208,7 +214,9 @@ func (t *tenant) countsLocked(n, now int64) *counts {
 // now: 0 for a tenant with no requests (or not known); false for a name
 // that is not one of Names.
 func (r *Rates) Figure(tenant, name string) (float64, bool) {
-	if name != Status5xxRate && name != JWTInvalidRate {
+	switch name {
+	case Status5xxRate, JWTInvalidRate, Requests, TokenAttempts:
+	default:
 		return 0, false
 	}
 	var sum counts
@@ -226,15 +234,20 @@ func (r *Rates) Figure(tenant, name string) (float64, bool) {
 		}
 	}
 	sh.mu.Unlock()
-	if name == Status5xxRate {
+	switch name {
+	case Status5xxRate:
 		return share(sum.status5xx, sum.requests), true
+	case Requests:
+		return float64(sum.requests), true
+	case TokenAttempts:
+		return float64(sum.attempts), true
 	}
 	return share(sum.refused, sum.attempts), true
 }
 
 // Figures returns tenant's figures by name (GET /metrics/public).
 func (r *Rates) Figures(tenant string) map[string]float64 {
-	out := make(map[string]float64, 2)
+	out := make(map[string]float64, len(Names()))
 	for _, name := range Names() {
 		out[name], _ = r.Figure(tenant, name)
 	}

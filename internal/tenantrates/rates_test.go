@@ -150,7 +150,7 @@ func TestFigureUnknownName(t *testing.T) {
 		t.Errorf("got %v, true for a name Rates does not have; want false", v)
 	}
 	got := r.Figures("acme")
-	if len(got) != 2 || got[Status5xxRate] != 1 || got[JWTInvalidRate] != 0 {
+	if len(got) != 4 || got[Status5xxRate] != 1 || got[JWTInvalidRate] != 0 || got[Requests] != 1 || got[TokenAttempts] != 1 {
 		t.Errorf("Figures = %v", got)
 	}
 }

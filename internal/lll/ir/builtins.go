@@ -94,7 +94,9 @@ func LookupBuiltin(name string) (Builtin, bool) {
 func MetricNames() []string {
 	return []string{
 		"auth.jwt_invalid_rate",
+		"auth.token_attempts_5m",
 		"dataplane.backlog",
+		"gateway.requests_5m",
 		"gateway.status_5xx_rate",
 		"quality.candidate_share",
 		"quality.candidates_total",
