@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"github.com/logline/logline/internal/span"
 )
 
 const corpus = "../../../shared/corpus/receipt.ndjson"
@@ -98,6 +100,46 @@ func FuzzParseLine(f *testing.F) {
 		e := New(func(string) *Policy { return defaultPolicy() })
 		if err := e.Apply(in, func(*Derived) {}); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkDerivedSpan is what the server does with each derived span
+// before appending it: Derived.Span (span.Builder) against span.Decode of
+// its JSON, over the spans the corpus derives.
+func BenchmarkDerivedSpan(b *testing.B) {
+	lines := corpusLines(b)
+	p := defaultPolicy()
+	e := New(func(string) *Policy { return p })
+	var ds []Derived
+	emit := func(d *Derived) { ds = append(ds, *d) }
+	var lp LineParser
+	for _, l := range lines {
+		in, err := lp.Parse(l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Apply(in, emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("builder", func(b *testing.B) {
+		var sb span.Builder
+		b.ReportAllocs()
+		for i := range b.N {
+			if _, err := ds[i%len(ds)].Span(&sb); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		var buf []byte
+		b.ReportAllocs()
+		for i := range b.N {
+			buf = ds[i%len(ds)].AppendJSON(buf[:0])
+			if _, err := span.Decode(buf, span.DecodeOptions{}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -51,13 +51,13 @@ func did(typ string) string {
 // order, no trailing newline).
 func (d *Derived) AppendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, d.ID)
+	b = appendPlain(b, d.ID)
 	b = append(b, `,"tenant":`...)
 	b = appendString(b, d.Tenant)
 	b = append(b, `,"entity_type":`...)
-	b = appendString(b, d.Type)
+	b = appendPlain(b, d.Type)
 	b = append(b, `,"who":"`+Who+`","did":`...)
-	b = appendString(b, did(d.Type))
+	b = appendPlain(b, did(d.Type))
 	b = append(b, `,"this":`...)
 	b = appendString(b, d.This)
 	b = append(b, `,"when":`...)
@@ -68,9 +68,9 @@ func (d *Derived) AppendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"trace_id":`...)
-	b = appendString(b, d.TrajectoryID)
+	b = appendPlain(b, d.TrajectoryID)
 	b = append(b, `,"data":{"trajectory_id":`...)
-	b = appendString(b, d.TrajectoryID)
+	b = appendPlain(b, d.TrajectoryID)
 	switch d.Type {
 	case TypeEdge:
 		b = append(b, `,"position":`...)
@@ -167,10 +167,46 @@ func (e *Engine) trajectoryID(in *Input) string {
 // form writes it (invalid UTF-8, which only an unvalidated offline input
 // can hold, as U+FFFD).
 func appendString(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
+	// The common case in one pass: printable ASCII without '"' or '\\'
+	// is written as it is.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			if !utf8.ValidString(s) {
+				s = strings.ToValidUTF8(s, "\uFFFD")
+			}
+			return span.AppendString(b, s)
+		}
 	}
-	return span.AppendString(b, s)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// plain are the bytes appendPlain writes unchecked.
+var plain = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t['_'] = true
+	return t
+}()
+
+// appendPlain appends s, which the engine made of lowercase letters,
+// digits and underscores (ids, types), as a JSON string: checked, not
+// escaped (anything else, say from a hand-edited state file, goes
+// through appendString).
+func appendPlain(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if !plain[s[i]] {
+			return appendString(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Span builds the span the ledger stores for d with b (span.Builder): the

@@ -358,7 +358,10 @@ func TestDerivedJSON(t *testing.T) {
 }
 
 func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"uote\`, "tab\tnl\ncr\r\x00\x1f", "é ☃ 😀", "bad \xff utf8", "\u2028"} {
+	for _, s := range []string{"", "plain", `q"uote\`, "tab\tnl\ncr\r\x00\x1f", "é ☃ 😀", "bad \xff utf8", "\u2028", "d_0af3", "t_\"x"} {
+		if got, want := appendPlain(nil, s), appendString(nil, s); string(got) != string(want) {
+			t.Errorf("appendPlain(%q) = %s, appendString %s", s, got, want)
+		}
 		got := appendString(nil, s)
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil {
