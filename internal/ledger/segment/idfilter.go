@@ -22,8 +22,9 @@ import (
 // the id is stored, a "maybe" falls back to the index. It lives in
 // memory only (about 1.2 bytes per stored span, at most 1% false
 // positives while the log is below the filter's capacity) and is built
-// after open by a background scan of the index; until the scan is done
-// every append looks the index up as before. When the log outgrows the
+// by a background scan of the index when the first append comes (a store
+// opened only to read never builds it); until the scan is done every
+// append looks the index up as before. When the log outgrows the
 // filter, a filter of twice the size is built the same way while the old
 // one (still without false negatives, only less selective) stays in use.
 //
@@ -51,6 +52,8 @@ type idFilter struct {
 	minCap uint
 	// sync makes start wait for its scan (tests).
 	sync bool
+	// started is set by the first start.
+	started bool
 }
 
 type scanResult struct {
@@ -107,6 +110,7 @@ func (f *idFilter) start(capacity uint, recent func(yield func(id, tenant string
 	if f.next != nil {
 		return
 	}
+	f.started = true
 	capacity = max(capacity, f.minCap)
 	f.next = bloom.NewWithEstimates(capacity, idFilterFP)
 	f.nextCap, f.nextCount = capacity, 0

@@ -373,6 +373,13 @@ func (s *Store) Close() error {
 	}
 	s.closeFiles()
 	if s.db != nil {
+		// Flush the memtables (up to 2 × 128 MiB of index writes) so that
+		// the next open does not replay them from Pebble's log.
+		if !s.failed.Load() {
+			if ferr := s.db.Flush(); ferr != nil && err == nil {
+				err = fmt.Errorf("flush index: %w", ferr)
+			}
+		}
 		err = closeAll(err, s.db)
 	}
 	s.errMu.Lock()

@@ -42,10 +42,6 @@ func (s *Store) writer() {
 		defer close(indexerDone)
 		s.indexer(jobs)
 	}()
-	if s.ids != nil {
-		// Sized for the log doubling before it needs a larger one.
-		s.ids.start(uint(max(2*s.next, 1)), s.recent.each)
-	}
 	defer func() {
 		close(jobs)
 		<-indexerDone
@@ -198,7 +194,13 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 		return
 	}
 	s.recent.prune(s.indexed.Load())
-	if s.ids != nil && s.ids.full() {
+	switch {
+	case s.ids == nil:
+	case !s.ids.started:
+		// The first append builds the filter (a store opened only to
+		// read never does), sized for the log to double first.
+		s.ids.start(uint(max(2*s.next, 1)), s.recent.each)
+	case s.ids.full():
 		s.ids.start(2*s.ids.curCap, s.recent.each)
 	}
 	var (
