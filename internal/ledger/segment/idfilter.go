@@ -57,11 +57,10 @@ type idFilter struct {
 }
 
 type scanResult struct {
-	f     *bloom.BloomFilter
-	n     uint
-	err   error
-	took  time.Duration
-	start time.Time
+	f    *bloom.BloomFilter
+	n    uint
+	err  error
+	took time.Duration
 }
 
 // idFilterFP is the false-positive rate a filter is sized for.
@@ -79,9 +78,9 @@ func (f *idFilter) idTenantKey(id, tenant string) []byte {
 }
 
 // mayContain reports whether some version of (id, tenant) may be stored:
-// false only when it certainly is not.
+// false only when it certainly is not. The writer polls for a finished
+// scan once per commit, not here.
 func (f *idFilter) mayContain(id, tenant string) bool {
-	f.poll()
 	if f.cur == nil {
 		return true
 	}
@@ -140,7 +139,7 @@ func (f *idFilter) start(capacity uint, recent func(yield func(id, tenant string
 // scanIDKeys adds the (id, tenant) prefix of every id key it iterates to
 // a new filter of m bits and k hashes, and closes it.
 func scanIDKeys(it *pebble.Iterator, m, k uint, quit <-chan struct{}) (r scanResult) {
-	r.start = time.Now()
+	start := time.Now()
 	r.f = bloom.New(m, k)
 	var last []byte
 	n := 0
@@ -169,7 +168,7 @@ func scanIDKeys(it *pebble.Iterator, m, k uint, quit <-chan struct{}) (r scanRes
 	if err := it.Close(); err != nil {
 		return scanResult{err: fmt.Errorf("id filter: %w", err)}
 	}
-	r.took = time.Since(r.start)
+	r.took = time.Since(start)
 	return r
 }
 

@@ -21,26 +21,7 @@ func TestConformanceIDFilter(t *testing.T) {
 		"tiny filter": func(c *segment.Config) { *c = segment.WithIDFilter(*c, 2, true) },
 		"no filter":   func(c *segment.Config) { *c = segment.WithoutIDFilter(*c) },
 	} {
-		t.Run(name, func(t *testing.T) {
-			dirs := map[ledger.Store]string{}
-			ledgertest.Run(t, ledgertest.Backend{
-				Open: func(t *testing.T) ledger.Store {
-					dir := t.TempDir()
-					s := openDir(t, dir, mod)
-					dirs[s] = dir
-					return s
-				},
-				Reopen: func(t *testing.T, s ledger.Store) ledger.Store {
-					dir := dirs[s]
-					if err := s.Close(); err != nil {
-						t.Fatalf("close: %v", err)
-					}
-					ns := openDir(t, dir, mod)
-					dirs[ns] = dir
-					return ns
-				},
-			})
-		})
+		t.Run(name, func(t *testing.T) { runConformance(t, mod) })
 	}
 }
 

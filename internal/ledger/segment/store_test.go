@@ -35,36 +35,21 @@ func openDir(t *testing.T, dir string, mod ...func(*segment.Config)) *segment.St
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	dirs := map[ledger.Store]string{}
-	ledgertest.Run(t, ledgertest.Backend{
-		Open: func(t *testing.T) ledger.Store {
-			dir := t.TempDir()
-			s := openDir(t, dir)
-			dirs[s] = dir
-			return s
-		},
-		Reopen: func(t *testing.T, s ledger.Store) ledger.Store {
-			dir := dirs[s]
-			if err := s.Close(); err != nil {
-				t.Fatalf("close: %v", err)
-			}
-			ns := openDir(t, dir)
-			dirs[ns] = dir
-			return ns
-		},
-	})
-}
+func TestConformance(t *testing.T) { runConformance(t) }
 
 // TestConformanceSmallSegments runs the suite with segments rotated after
 // every batch, so reads cross segment boundaries everywhere.
 func TestConformanceSmallSegments(t *testing.T) {
+	runConformance(t, func(c *segment.Config) { c.SegmentSize = 1 })
+}
+
+// runConformance runs the ledgertest suite on stores opened with mod.
+func runConformance(t *testing.T, mod ...func(*segment.Config)) {
 	dirs := map[ledger.Store]string{}
-	small := func(c *segment.Config) { c.SegmentSize = 1 }
 	ledgertest.Run(t, ledgertest.Backend{
 		Open: func(t *testing.T) ledger.Store {
 			dir := t.TempDir()
-			s := openDir(t, dir, small)
+			s := openDir(t, dir, mod...)
 			dirs[s] = dir
 			return s
 		},
@@ -73,7 +58,7 @@ func TestConformanceSmallSegments(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatalf("close: %v", err)
 			}
-			ns := openDir(t, dir, small)
+			ns := openDir(t, dir, mod...)
 			dirs[ns] = dir
 			return ns
 		},

@@ -203,6 +203,9 @@ func (s *Store) commit(reqs []*appendReq, jobs chan<- indexJob) {
 	case s.ids.full():
 		s.ids.start(2*s.ids.curCap, s.recent.each)
 	}
+	if s.ids != nil {
+		s.ids.poll()
+	}
 	var (
 		first   = s.next
 		next    = first
