@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,5 +171,56 @@ func TestAdmittingStore(t *testing.T) {
 	}
 	if outs, err := a.Append(context.Background(), []*span.Span{other}); err != nil || outs[0].Err != nil {
 		t.Fatalf("another tenant: %v %v", err, outs)
+	}
+}
+
+// failingShedStore refuses the first append of a shed record.
+type failingShedStore struct {
+	ledger.Store
+	failed atomic.Bool
+}
+
+func (s *failingShedStore) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcome, error) {
+	if len(spans) > 0 && spans[0].EntityType == "derivation_shed" && s.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("disk on fire")
+	}
+	return s.Store.Append(ctx, spans)
+}
+
+// TestShedRecordSurvivesFailedAppend: a shed record whose append fails is
+// appended later, once (the reset that follows re-derives from the log,
+// which does not make shed records again).
+func TestShedRecordSurvivesFailedAppend(t *testing.T) {
+	dir := t.TempDir()
+	real := openStore(t, dir)
+	defer real.Close()
+	s := &failingShedStore{Store: real}
+	spans := corpusSpans(t, 1000)
+	appendAll(t, real, spans)
+	prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 100\n}\n")
+	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
+	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Tick: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, real, func(Status) bool { return true })
+	clock.Set(clock.Now().Add(time.Minute))
+	records := func() int {
+		n := 0
+		_ = real.Read(context.Background(), 0, real.Size(), func(e *span.Entry) error {
+			if e.EntityType == "derivation_shed" {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	runUntil(t, w, real, func(Status) bool { return s.failed.Load() && records() == 1 })
+	if !s.failed.Load() {
+		t.Fatal("the shed record's append never failed")
+	}
+	if n := records(); n != 1 {
+		t.Errorf("%d shed records stored, want 1", n)
 	}
 }

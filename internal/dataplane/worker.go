@@ -485,8 +485,8 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 // to it: the entries after it are applied again, and what they derived
 // and was stored comes back as duplicates.
 func (w *Worker) failStep(err error) error {
-	_ = w.settle() // nothing in flight survives the reset
-	w.pending, w.records = w.pending[:0], w.records[:0]
+	_ = w.settle() // nothing in flight survives the reset (shed records wait)
+	w.pending = w.pending[:0]
 	w.own, w.ownHead = w.own[:0], 0
 	if rerr := w.reset(); rerr != nil {
 		return errors.Join(err, rerr)
@@ -544,11 +544,19 @@ func (w *Worker) settle() error {
 		clear(r.spans)
 		w.spare = r.spans[:0]
 	}()
+	// Shed records are not derived from the log: a reset does not make
+	// them again, so those not stored wait for the next append (one
+	// stored already comes back a duplicate).
+	keepRecords := func() { w.records = append(r.records, w.records...) }
 	if r.err != nil {
+		if r.recordOuts == nil {
+			keepRecords()
+		}
 		return r.err
 	}
 	for i, o := range r.recordOuts {
 		if o.Err != nil {
+			keepRecords()
 			return fmt.Errorf("append shed record %s: %w", r.records[i].ID, o.Err)
 		}
 		w.appended(o)
