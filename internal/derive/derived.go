@@ -171,10 +171,7 @@ func appendString(b []byte, s string) []byte {
 	// is written as it is.
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			if !utf8.ValidString(s) {
-				s = strings.ToValidUTF8(s, "\uFFFD")
-			}
-			return span.AppendString(b, s)
+			return span.AppendString(b, validUTF8(s))
 		}
 	}
 	b = append(b, '"')
