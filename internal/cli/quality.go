@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -58,8 +60,12 @@ The summary — spans, trajectories, closes by reason, score count, mean
 and p50/p95/p99, candidates and their share — goes to standard output,
 as JSON with --json.
 
-Exit codes: 0 done; 2 a bad policy, flag or input line (named with its
-line number; nothing is written); 3 a file could not be read or written.`,
+Exit codes: 0 done; 2 a bad flag, policy or input line (named with its
+line number), a --spans or --policy file that does not exist or is a
+directory, an --out that is a directory, in a directory that does not
+exist or the same file as --spans or --policy; 3 a file that exists but
+cannot be read, or --out cannot be written. Nothing is written on
+failure.`,
 		Example: `  logline quality simulate --spans ../shared/corpus/receipt.ndjson
   logline quality simulate --spans spans.ndjson --policy quality.yaml --out result.logline --json`,
 		Args: noArgs,
@@ -82,6 +88,9 @@ func (a *app) simulate(o simulateOptions) error {
 	if o.spans == "" {
 		return cmdlineErrorf("quality simulate needs --spans IN.ndjson (or - for standard input)")
 	}
+	if o.spans == "-" && o.policy == "-" {
+		return cmdlineErrorf("quality simulate: --spans and --policy cannot both be - (standard input)")
+	}
 	prog, err := a.simulationProgram(o.policy)
 	if err != nil {
 		return err
@@ -92,21 +101,22 @@ func (a *app) simulate(o simulateOptions) error {
 	}
 
 	var in io.Reader = a.io.In
+	name := "<stdin>"
 	if o.spans != "-" {
-		f, err := os.Open(o.spans)
+		f, err := openSimulationInput("--spans", o.spans)
 		if err != nil {
-			return ioErrorf("%w", err)
+			return err
 		}
 		defer f.Close()
-		in = f
+		in, name = f, o.spans
 	}
 	var (
 		out *durable.File
 		w   *bufio.Writer
 	)
 	if o.out != "" {
-		if out, err = durable.Create(o.out, 0o644); err != nil {
-			return ioErrorf("%w", err)
+		if out, err = createSimulationOutput(o); err != nil {
+			return err
 		}
 		defer out.Abort()
 		w = bufio.NewWriterSize(out, 256<<10)
@@ -132,23 +142,23 @@ func (a *app) simulate(o simulateOptions) error {
 			break
 		}
 		if errors.Is(err, errLineTooLong) {
-			return usageErrorf("%s:%d: %v", o.spans, no, err)
+			return usageErrorf("%s:%d: %v", name, no, err)
 		}
 		if err != nil {
-			return ioErrorf("read %s: %w", o.spans, err)
+			return ioErrorf("quality simulate: read --spans %s: %w", name, err)
 		}
 		if blank(line) {
 			continue
 		}
 		sp, err := lp.Parse(line)
 		if err != nil {
-			return usageErrorf("%s:%d: %v", o.spans, no, err)
+			return usageErrorf("%s:%d: %v", name, no, err)
 		}
 		if err := e.Apply(sp, emit); err != nil {
-			return usageErrorf("%s:%d: %v", o.spans, no, err)
+			return usageErrorf("%s:%d: %v", name, no, err)
 		}
 		if werr != nil {
-			return ioErrorf("write %s: %w", o.out, werr)
+			return ioErrorf("quality simulate: write --out %s: %w", o.out, werr)
 		}
 	}
 	e.Finish(emit)
@@ -160,7 +170,7 @@ func (a *app) simulate(o simulateOptions) error {
 			werr = out.Commit()
 		}
 		if werr != nil {
-			return ioErrorf("write %s: %w", o.out, werr)
+			return ioErrorf("quality simulate: write --out %s: %w", o.out, werr)
 		}
 	}
 	sum := derive.Summarize(e.Stats())
@@ -175,14 +185,91 @@ func (a *app) simulate(o simulateOptions) error {
 
 // simulationProgram compiles the --policy file ("" → the defaults).
 func (a *app) simulationProgram(path string) (*ir.Program, error) {
-	if path == "" {
+	switch path {
+	case "":
 		return check.Check(nil, check.Options{})
+	case "-":
+		files, err := readLLLFiles(a, []string{path})
+		if err != nil {
+			return nil, err
+		}
+		return compileSources(a.io.Err, files)
 	}
-	files, err := readLLLFiles(a, []string{path})
+	f, err := openSimulationInput("--policy", path)
 	if err != nil {
 		return nil, err
 	}
-	return compileSources(a.io.Err, files)
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxLLLSource+1))
+	if err != nil {
+		return nil, ioErrorf("quality simulate: read --policy %s: %w", path, err)
+	}
+	if len(src) > maxLLLSource {
+		return nil, usageErrorf("quality simulate: --policy %s: larger than %d bytes", path, maxLLLSource)
+	}
+	return compileSources(a.io.Err, []programSource{{name: path, src: src}})
+}
+
+// openSimulationInput opens the input file path of flag. As docs/cli.md's
+// exit codes have it, a file that does not exist (or is a directory) is a
+// bad flag value, exit 2; one that exists but cannot be opened — no
+// permission — is a local I/O error, exit 3. The message names the flag
+// and the file.
+func openSimulationInput(flag, path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, usageErrorf("quality simulate: %s %s: no such file", flag, path)
+		}
+		return nil, ioErrorf("quality simulate: %s %s: %w", flag, path, pathErrCause(err))
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, ioErrorf("quality simulate: %s %s: %w", flag, path, pathErrCause(err))
+	}
+	if st.IsDir() {
+		f.Close()
+		return nil, usageErrorf("quality simulate: %s %s is a directory, not a file", flag, path)
+	}
+	return f, nil
+}
+
+// createSimulationOutput creates --out, to appear whole on Commit. An
+// --out that is a directory, in a directory that does not exist, or the
+// --spans or --policy file itself (which it would replace) is a bad flag
+// value, exit 2; a directory that cannot be written is an I/O error, 3.
+func createSimulationOutput(o simulateOptions) (*durable.File, error) {
+	if st, err := os.Stat(o.out); err == nil {
+		if st.IsDir() {
+			return nil, usageErrorf("quality simulate: --out %s is a directory", o.out)
+		}
+		for _, in := range []struct{ flag, path string }{{"--spans", o.spans}, {"--policy", o.policy}} {
+			if in.path == "" || in.path == "-" {
+				continue
+			}
+			if ist, err := os.Stat(in.path); err == nil && os.SameFile(st, ist) {
+				return nil, usageErrorf("quality simulate: --out %s is the %s file; it would be replaced", o.out, in.flag)
+			}
+		}
+	}
+	f, err := durable.Create(o.out, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, usageErrorf("quality simulate: --out %s: no such directory", o.out)
+		}
+		return nil, ioErrorf("quality simulate: --out %s: %w", o.out, pathErrCause(err))
+	}
+	return f, nil
+}
+
+// pathErrCause is the cause of a *fs.PathError (permission denied, …)
+// without the operation and path, which the caller names itself.
+func pathErrCause(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }
 
 func printSummary(w io.Writer, s derive.Summary) {

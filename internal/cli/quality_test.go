@@ -162,3 +162,75 @@ func TestQualityDocs(t *testing.T) {
 		t.Errorf("docs/quality.md has %d simulate examples, want 3", blocks)
 	}
 }
+
+// TestQualitySimulateFiles: every problem with a file of quality simulate
+// exits with the code docs/cli.md gives it — 2 for a file that does not
+// exist or is not a usable path, 3 for one that exists but cannot be read
+// or written — names the flag and the file, and writes nothing.
+func TestQualitySimulateFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	policy := writeLLL(t, dir, "policy.yaml", "quality_meter:\n  min_score: 40\n")
+	spans := writeLLL(t, dir, "spans.ndjson", `{"id":"a","tenant":"t","who":"w","this":"x","when":"2026-01-01T00:00:00Z"}`+"\n")
+	aFile := writeLLL(t, dir, "plain", "")
+	noRead := writeLLL(t, dir, "noread.ndjson", "")
+	noReadPolicy := writeLLL(t, dir, "noread.yaml", "")
+	noWrite := filepath.Join(dir, "nowrite")
+	for _, p := range []string{noRead, noReadPolicy} {
+		if err := os.Chmod(p, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(noWrite, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.logline")
+	missing := filepath.Join(dir, "none.ndjson")
+	for _, tc := range []struct {
+		name         string
+		args         []string
+		code         int
+		want         string
+		needsNonRoot bool // permissions do not stop root
+	}{
+		{"spans missing", []string{"--spans", missing, "--out", out}, ExitUsage, "--spans " + missing + ": no such file", false},
+		{"spans under a file", []string{"--spans", filepath.Join(aFile, "x"), "--out", out}, ExitUsage, "--spans " + filepath.Join(aFile, "x") + ": no such file", false},
+		{"spans a directory", []string{"--spans", dir, "--out", out}, ExitUsage, "--spans " + dir + " is a directory", false},
+		{"spans unreadable", []string{"--spans", noRead, "--out", out}, ExitUnavailable, "--spans " + noRead + ": permission denied", true},
+		{"policy missing", []string{"--spans", spans, "--policy", filepath.Join(dir, "none.yaml"), "--out", out}, ExitUsage, "--policy " + filepath.Join(dir, "none.yaml") + ": no such file", false},
+		{"policy a directory", []string{"--spans", spans, "--policy", dir, "--out", out}, ExitUsage, "--policy " + dir + " is a directory", false},
+		{"policy unreadable", []string{"--spans", spans, "--policy", noReadPolicy, "--out", out}, ExitUnavailable, "--policy " + noReadPolicy + ": permission denied", true},
+		{"both standard input", []string{"--spans", "-", "--policy", "-", "--out", out}, ExitUsage, "--spans and --policy cannot both be -", false},
+		{"out in no directory", []string{"--spans", spans, "--out", filepath.Join(dir, "none", "out.logline")}, ExitUsage, "--out " + filepath.Join(dir, "none", "out.logline") + ": no such directory", false},
+		{"out a directory", []string{"--spans", spans, "--out", dir}, ExitUsage, "--out " + dir + " is a directory", false},
+		{"out is spans", []string{"--spans", spans, "--out", spans}, ExitUsage, "--out " + spans + " is the --spans file", false},
+		{"out is policy", []string{"--spans", spans, "--policy", policy, "--out", policy}, ExitUsage, "--out " + policy + " is the --policy file", false},
+		{"out not writable", []string{"--spans", spans, "--out", filepath.Join(noWrite, "out.logline")}, ExitUnavailable, "--out " + filepath.Join(noWrite, "out.logline") + ": permission denied", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.needsNonRoot && os.Geteuid() == 0 {
+				t.Skip("root reads and writes regardless of permissions")
+			}
+			stdout, errOut, code := runMain(t, ctx, nil, "", append([]string{"quality", "simulate"}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("got exit %d, want %d (stderr %q)", code, tc.code, errOut)
+			}
+			if want := "logline: quality simulate: " + tc.want; !strings.Contains(errOut, want) {
+				t.Errorf("got stderr %q, want it to contain %q", errOut, want)
+			}
+			if stdout != "" {
+				t.Errorf("got stdout %q, want nothing", stdout)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("a failed run left %s: %v", out, err)
+			}
+		})
+	}
+	// The inputs a refused --out named are untouched.
+	if got, _ := os.ReadFile(policy); string(got) != "quality_meter:\n  min_score: 40\n" {
+		t.Errorf("got policy file %q after the runs", got)
+	}
+	if got, _ := os.ReadFile(spans); !strings.HasPrefix(string(got), `{"id":"a"`) {
+		t.Errorf("got spans file %q after the runs", got)
+	}
+}
