@@ -2,7 +2,11 @@ package dataplane
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,6 +195,20 @@ func (w *Worker) roll(tenant string, r *rate, minute time.Time) {
 	*r = rate{minute: minute}
 }
 
+// recordSheds queues the records of the spans shed so far in every
+// tenant's current minute (tenants in name order) and starts counting
+// anew: the minute may get more records, each naming its own causes.
+func (w *Worker) recordSheds() {
+	for _, t := range slices.Sorted(maps.Keys(w.rates)) {
+		r := w.rates[t]
+		if r.shed == 0 {
+			continue
+		}
+		w.recordShed(t, r)
+		r.shed, r.shedFrom, r.shedTo, r.reason = 0, 0, 0, ""
+	}
+}
+
 // recordShed queues the record of r's shed spans.
 func (w *Worker) recordShed(tenant string, r *rate) {
 	sp, err := shedSpan(tenant, r)
@@ -198,18 +216,29 @@ func (w *Worker) recordShed(tenant string, r *rate) {
 		w.fail(err)
 		return
 	}
-	w.records = append(w.records, sp)
-	w.mu.Lock()
-	w.status.Shed += int64(r.shed)
-	w.mu.Unlock()
+	w.records = append(w.records, shedRecord{span: sp, shed: r.shed})
+}
+
+// shedRecord is a derivation_shed span waiting to be stored, and how
+// many shed spans it names (Status.Shed counts them once it is stored).
+type shedRecord struct {
+	span *span.Span
+	shed int
 }
 
 // shedSpan records that derived spans of tenant were shed in a minute:
 // which causes (a log index range), how many, why. `logline replay`
 // reads them; replay --backfill appends what was shed.
+//
+// A minute can have several records (one per save of the worker's
+// state, and a restarted worker may shed the same causes again, or
+// not): the id names the record's content, so that the same record
+// comes back a duplicate and another one is stored beside it.
 func shedSpan(tenant string, r *rate) (*span.Span, error) {
 	end := r.minute.Add(time.Minute)
-	line := `{"id":"shed_` + strconv.FormatInt(r.minute.Unix(), 10) + `","tenant":` + strconv.Quote(tenant) +
+	sum := sha256.Sum256([]byte(tenant + "\x00" + strconv.FormatInt(r.minute.Unix(), 10) + "\x00" + strconv.Itoa(r.shed) + "\x00" +
+		strconv.FormatUint(r.shedFrom, 10) + "\x00" + strconv.FormatUint(r.shedTo, 10) + "\x00" + r.reason))
+	line := `{"id":"shed_` + strconv.FormatInt(r.minute.Unix(), 10) + "_" + hex.EncodeToString(sum[:8]) + `","tenant":` + strconv.Quote(tenant) +
 		`,"entity_type":"derivation_shed","who":"system:dataplane","did":"shed","this":"derivation","when":"` +
 		end.UTC().Format(time.RFC3339) + `","data":{"shed":` + strconv.Itoa(r.shed) +
 		`,"from_log_index":` + strconv.FormatUint(r.shedFrom, 10) + `,"to_log_index":` + strconv.FormatUint(r.shedTo, 10) +

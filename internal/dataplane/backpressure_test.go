@@ -2,10 +2,11 @@ package dataplane
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,20 +60,101 @@ func TestShedDerived(t *testing.T) {
 	if st.Shed != int64(all-100) {
 		t.Errorf("shed %d, want %d", st.Shed, all-100)
 	}
-	var records []*span.Entry
-	_ = s.Read(context.Background(), 0, s.Size(), func(e *span.Entry) error {
-		if e.EntityType == "derivation_shed" {
-			c := *e
-			records = append(records, &c)
+	records := storedSheds(t, s)
+	shed := 0
+	for _, r := range records {
+		shed += r.Shed
+		if r.Reason != "max_per_minute" {
+			t.Errorf("shed record %+v: reason %q, want max_per_minute", r, r.Reason)
 		}
+	}
+	if shed != all-100 {
+		t.Errorf("shed records %+v name %d shed spans, want %d", records, shed, all-100)
+	}
+}
+
+// storedShed is the data of a stored derivation_shed span.
+type storedShed struct {
+	Shed   int    `json:"shed"`
+	From   uint64 `json:"from_log_index"`
+	To     uint64 `json:"to_log_index"`
+	Reason string `json:"reason"`
+}
+
+// storedSheds returns the shed records stored in s, in log order, and
+// checks that no two name the same causes.
+func storedSheds(t *testing.T, s ledger.Store) []storedShed {
+	t.Helper()
+	var out []storedShed
+	err := s.Read(context.Background(), 0, s.Size(), func(e *span.Entry) error {
+		if e.EntityType != "derivation_shed" {
+			return nil
+		}
+		data, _ := e.Field("data")
+		var r storedShed
+		if err := json.Unmarshal(data, &r); err != nil {
+			return fmt.Errorf("shed record %s: %w", e.ID, err)
+		}
+		out = append(out, r)
 		return nil
 	})
-	if len(records) != 1 {
-		t.Fatalf("%d shed records, want 1", len(records))
+	if err != nil {
+		t.Fatal(err)
 	}
-	data, _ := records[0].Field("data")
-	if want := `"shed":` + strconv.Itoa(all-100); !strings.Contains(string(data), want) || !strings.Contains(string(data), `"reason":"max_per_minute"`) {
-		t.Errorf("shed record data %s, want %s", data, want)
+	for i := 1; i < len(out); i++ {
+		if out[i].From <= out[i-1].To {
+			t.Errorf("shed records %+v and %+v overlap", out[i-1], out[i])
+		}
+	}
+	return out
+}
+
+// TestShedRecordedBeforeSave: a worker that stops within the minute in
+// which it shed derived spans records them before it saves its state
+// (the saved state is past their causes: without a record they would be
+// lost for good, and replay --backfill could not find them), and the
+// stored derived spans and the records together account for everything
+// the engine derives.
+func TestShedRecordedBeforeSave(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	spans := corpusSpans(t, 1000)
+	appendAll(t, s, spans)
+	prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 100\n}\n")
+	all := len(offline(t, prog, spans))
+	// The clock never leaves its minute: only saving records the sheds.
+	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
+	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Chunk: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := runUntil(t, w, s, func(Status) bool { return true })
+	if st.Derived != 100 {
+		t.Fatalf("appended %d derived spans in one minute, want 100 (of %d)", st.Derived, all)
+	}
+	records := storedSheds(t, s)
+	shed := 0
+	for _, r := range records {
+		shed += r.Shed
+	}
+	if int(st.Derived)+shed != all {
+		t.Fatalf("%d derived spans stored and %d named by shed records %+v, want %d in all", st.Derived, shed, records, all)
+	}
+	if st.Shed != int64(shed) {
+		t.Errorf("status counts %d shed, the records %d", st.Shed, shed)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved struct{ Cursor uint64 }
+	if err := json.Unmarshal(data, &saved); err != nil {
+		t.Fatal(err)
+	}
+	if last := records[len(records)-1]; last.To >= saved.Cursor {
+		t.Errorf("state saved at %d, before the last shed cause %d", saved.Cursor, last.To)
 	}
 }
 
@@ -187,10 +269,12 @@ func (s *failingShedStore) Append(ctx context.Context, spans []*span.Span) ([]le
 	return s.Store.Append(ctx, spans)
 }
 
-// TestShedRecordSurvivesFailedAppend: a shed record whose append fails is
-// appended later, once (the reset that follows re-derives from the log,
-// which does not make shed records again).
-func TestShedRecordSurvivesFailedAppend(t *testing.T) {
+// TestShedRecordedAgainAfterFailedAppend: when a shed record's append
+// fails, the worker goes back to its saved state and derives the causes
+// after it again; the sheds are recorded again, once: in the end the
+// stored derived spans and the records account for everything derived,
+// and no two records name the same cause.
+func TestShedRecordedAgainAfterFailedAppend(t *testing.T) {
 	dir := t.TempDir()
 	real := openStore(t, dir)
 	defer real.Close()
@@ -198,29 +282,22 @@ func TestShedRecordSurvivesFailedAppend(t *testing.T) {
 	spans := corpusSpans(t, 1000)
 	appendAll(t, real, spans)
 	prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 100\n}\n")
+	all := len(offline(t, prog, spans))
 	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
 	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
 		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Tick: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runUntil(t, w, real, func(Status) bool { return true })
-	clock.Set(clock.Now().Add(time.Minute))
-	records := func() int {
-		n := 0
-		_ = real.Read(context.Background(), 0, real.Size(), func(e *span.Entry) error {
-			if e.EntityType == "derivation_shed" {
-				n++
-			}
-			return nil
-		})
-		return n
-	}
-	runUntil(t, w, real, func(Status) bool { return s.failed.Load() && records() == 1 })
+	st := runUntil(t, w, real, func(st Status) bool { return s.failed.Load() && st.Shed > 0 })
 	if !s.failed.Load() {
 		t.Fatal("the shed record's append never failed")
 	}
-	if n := records(); n != 1 {
-		t.Errorf("%d shed records stored, want 1", n)
+	shed := 0
+	for _, r := range storedSheds(t, real) {
+		shed += r.Shed
+	}
+	if int(st.Derived)+shed != all || st.Shed != int64(shed) {
+		t.Errorf("%d derived spans stored, %d named by shed records, status %d shed; want %d in all", st.Derived, shed, st.Shed, all)
 	}
 }

@@ -117,7 +117,7 @@ type Worker struct {
 	lastSeen map[string]time.Time  // wall time a tenant's own span was last applied
 	started  time.Time
 	pending  []*span.Span
-	records  []*span.Span // shed records waiting for the next append
+	records  []shedRecord // shed records waiting for the next append
 	spare    []*span.Span // the last appended pending slice, for reuse
 	// inflight carries the result of the append launch started (nil when
 	// none runs).
@@ -228,9 +228,13 @@ func (w *Worker) reset() error {
 }
 
 // save writes the state atomically, once the spans derived so far are
-// stored. Call only with nothing pending.
-func (w *Worker) save() error {
-	if err := w.settle(); err != nil {
+// stored, and the records of the derived spans shed so far too: a state
+// saved past causes whose shedding no stored record names would lose
+// them for good (a restart starts after them, and replay --backfill
+// finds only what records name). Call only with nothing pending.
+func (w *Worker) save(ctx context.Context) error {
+	w.recordSheds()
+	if err := w.flush(ctx); err != nil {
 		return w.failStep(fmt.Errorf("dataplane: before saving: %w", err))
 	}
 	eng, err := w.eng.MarshalState()
@@ -315,19 +319,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		if w.cursor < size {
 			if err := w.step(ctx, min(size, w.cursor+w.cfg.Chunk)); err != nil {
 				if ctx.Err() != nil {
-					return w.stop()
+					return w.stop(ctx)
 				}
 				w.fail(err)
 				if errors.Is(err, ledger.ErrClosed) {
 					return err
 				}
 				if !sleep(ctx, time.Second) {
-					return w.stop()
+					return w.stop(ctx)
 				}
 				continue
 			}
 			if w.cursor-w.saved >= w.cfg.SaveEvery {
-				if err := w.save(); err != nil {
+				if err := w.save(ctx); err != nil {
 					w.fail(err)
 				}
 			}
@@ -353,9 +357,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return w.stop()
+			return w.stop(ctx)
 		case errors.Is(err, ledger.ErrClosed):
-			return w.stop()
+			return w.stop(ctx)
 		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			w.fail(err)
 		}
@@ -371,13 +375,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // stop saves the state on the way out, once the last step's spans are
 // stored (if they could not be, the saved state stays: a restart derives
 // them again).
-func (w *Worker) stop() error {
+func (w *Worker) stop(ctx context.Context) error {
 	if err := w.settle(); err != nil {
 		w.fail(w.failStep(fmt.Errorf("dataplane: the last derived spans: %w", err)))
 		return nil
 	}
 	if len(w.pending) == 0 && w.cursor != w.saved {
-		if err := w.save(); err != nil {
+		if err := w.save(context.WithoutCancel(ctx)); err != nil {
 			return err
 		}
 	}
@@ -484,9 +488,16 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 // failStep forgets what was derived since the saved state and goes back
 // to it: the entries after it are applied again, and what they derived
 // and was stored comes back as duplicates.
+//
+// Shed records not stored yet are dropped, and the per-minute counts
+// start again: they name causes after the saved state (save stores the
+// records of every cause before it), which are derived again, and shed
+// again or not.
 func (w *Worker) failStep(err error) error {
-	_ = w.settle() // nothing in flight survives the reset (shed records wait)
+	_ = w.settle() // nothing in flight survives the reset
 	w.pending = w.pending[:0]
+	w.records = nil
+	clear(w.rates)
 	w.own, w.ownHead = w.own[:0], 0
 	if rerr := w.reset(); rerr != nil {
 		return errors.Join(err, rerr)
@@ -496,7 +507,8 @@ func (w *Worker) failStep(err error) error {
 
 // flushResult is what appending one step's spans came to.
 type flushResult struct {
-	records, spans       []*span.Span
+	records              []shedRecord
+	spans                []*span.Span
 	recordOuts, spanOuts []ledger.Outcome
 	cursor               uint64 // the step's end: applied, and its spans stored once this settles
 	err                  error
@@ -521,7 +533,11 @@ func (w *Worker) launch(ctx context.Context, cursor uint64) bool {
 	store := w.cfg.Store
 	go func() {
 		if len(r.records) > 0 {
-			r.recordOuts, r.err = store.Append(ctx, r.records)
+			recs := make([]*span.Span, len(r.records))
+			for i, rec := range r.records {
+				recs[i] = rec.span
+			}
+			r.recordOuts, r.err = store.Append(ctx, recs)
 		}
 		if r.err == nil && len(r.spans) > 0 {
 			r.spanOuts, r.err = store.Append(ctx, r.spans)
@@ -544,22 +560,18 @@ func (w *Worker) settle() error {
 		clear(r.spans)
 		w.spare = r.spans[:0]
 	}()
-	// Shed records are not derived from the log: a reset does not make
-	// them again, so those not stored wait for the next append (one
-	// stored already comes back a duplicate).
-	keepRecords := func() { w.records = append(r.records, w.records...) }
 	if r.err != nil {
-		if r.recordOuts == nil {
-			keepRecords()
-		}
 		return r.err
 	}
+	var shed int64
 	for i, o := range r.recordOuts {
 		if o.Err != nil {
-			keepRecords()
-			return fmt.Errorf("append shed record %s: %w", r.records[i].ID, o.Err)
+			return fmt.Errorf("append shed record %s: %w", r.records[i].span.ID, o.Err)
 		}
 		w.appended(o)
+		if !o.Result.Duplicate {
+			shed += int64(r.records[i].shed)
+		}
 	}
 	var added, dups, conflicts int64
 	for i, o := range r.spanOuts {
@@ -581,6 +593,7 @@ func (w *Worker) settle() error {
 	}
 	w.mu.Lock()
 	w.status.Derived += added
+	w.status.Shed += shed
 	w.status.Duplicates += dups
 	w.status.Conflicts += conflicts
 	if r.cursor > w.status.Cursor {
@@ -688,7 +701,7 @@ func (w *Worker) tick(ctx context.Context) error {
 		w.mu.Unlock()
 	}
 	if w.cursor != w.saved {
-		return w.save()
+		return w.save(ctx)
 	}
 	return nil
 }

@@ -232,6 +232,16 @@ func (e *Engine) Apply(in *Input, emit func(*Derived)) error {
 	}
 	e.stats.Linked++
 	tr := t.open[key]
+	if tr != nil && tr.deadline.Before(in.When) {
+		// The span is past its key's trajectory's deadline, which the
+		// watermark has not passed: a span older than the watermark
+		// (history ingested after a clock span, or late spans). By
+		// event time the trajectory ended before this span: it closes,
+		// caused by the span, as the watermark would have closed it,
+		// and the span opens a new one.
+		e.close(t, p, tr, tr.reason, in.ID, in.Seq, in.WhenText, in.When, emit)
+		tr = nil
+	}
 	if tr == nil {
 		e.stats.Opened++
 		key = strings.Clone(key)

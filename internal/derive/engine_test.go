@@ -126,11 +126,49 @@ func TestLinker(t *testing.T) {
 			"edge T2 #1 c",
 		}},
 		{"out of order does not move time", nil, []*Input{
-			in("a", "x", 10*h), in("b", "y", 0), in("c", "y", 10*h),
+			in("a", "x", 10*h), in("b", "y", 0), in("c", "y", 5*h), in("d", "x", 11*h),
 		}, false, []string{
 			// b is 10h older than the watermark but nothing closes: time
-			// only moves forward.
+			// only moves forward, and c is within b's close_timeout.
+			"edge T1 #1 a", "edge T2 #1 b", "edge T2 #2 c", "edge T1 #2 d",
+		}},
+		{"a span past its trajectory's deadline closes it", nil, []*Input{
+			in("a", "x", 10*h), in("b", "y", 0), in("c", "y", 10*h), in("d", "y", 20*h), in("e", "y", 21*h),
+		}, false, []string{
+			// b opens T2 below the watermark (10h); its deadline (6h)
+			// is behind the watermark, which has not moved since. c is
+			// 10h after b: by event time T2 timed out before c, so c
+			// closes it and opens T3, as it would have in time order.
+			// d moves the watermark past T1 and T3 (both due at 16h:
+			// the tie goes by trajectory id), e continues d's.
+			"edge T1 #1 a", "edge T2 #1 b",
+			"closed T2 timeout n=1 by c", "quality T2 8 8+0+0",
+			"edge T3 #1 c",
+			"closed T3 timeout n=1 by d", "quality T3 8 8+0+0",
+			"closed T1 timeout n=1 by d", "quality T1 8 8+0+0",
+			"edge T4 #1 d", "edge T4 #2 e",
+		}},
+		{"history after a clock span", func(p *Policy) { p.Linker.Window, p.Linker.CloseTimeout = 2*h, 30*time.Minute }, []*Input{
+			{Tenant: "t", ID: "tick", Who: "system:clock", EntityType: TypeClock, This: "clock", When: t0.Add(1000 * h), WhenText: "2026-02-11T16:00:00Z"},
+			in("a", "k", 0), in("b", "k", 10*h), in("c", "k", 58*h),
+		}, false, []string{
+			// The clock put the watermark far ahead of the history that
+			// follows; each span still closes its key's trajectory by
+			// event time (what a run without the clock span gives).
+			"edge T1 #1 a",
+			"closed T1 timeout n=1 by b", "quality T1 8 8+0+0",
+			"edge T2 #1 b",
+			"closed T2 timeout n=1 by c", "quality T2 8 8+0+0",
+			"edge T3 #1 c",
+		}},
+		{"a late span past the window", func(p *Policy) { p.Linker.CloseTimeout = 30 * h }, []*Input{
+			in("a", "z", 100*h), in("b", "x", 0), in("c", "x", 20*h), in("d", "x", 25*h),
+		}, false, []string{
+			// x opened at 0h below the watermark (100h): 25h > 0h + 24h;
+			// 20h/24h × 30 = 25.
 			"edge T1 #1 a", "edge T2 #1 b", "edge T2 #2 c",
+			"closed T2 window n=2 by d", "quality T2 38 13+25+0",
+			"edge T3 #1 d",
 		}},
 		{"exceptions", func(p *Policy) { p.Linker.Exceptions = []string{"this:heartbeat-*", "data.kind:noise"} }, []*Input{
 			in("a", "heartbeat-1", 0), in("b", "x", 0),
