@@ -108,35 +108,21 @@ pipeline trajectory_linker {
 }
 
 // TestQualityDocs: every `$ logline quality simulate …` block of
-// docs/quality.md prints exactly what the command prints.
+// docs/quality.md and docs/cli.md prints exactly what the command prints.
 func TestQualityDocs(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/quality.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := 0
-	for _, block := range strings.Split(string(doc), "```console\n")[1:] {
-		block = block[:strings.Index(block, "```")]
-		cmd, want, _ := strings.Cut(block, "\n")
-		if !strings.HasPrefix(cmd, "$ logline quality simulate ") {
-			continue
-		}
-		blocks++
-		var args []string
-		for _, a := range strings.Fields(strings.TrimPrefix(cmd, "$ logline ")) {
-			if strings.HasPrefix(a, "../shared/") || strings.HasPrefix(a, "examples/") {
-				a = "../../" + a // the docs run from the repository's root
-			}
-			args = append(args, a)
-		}
-		got, errOut, code := runMain(t, context.Background(), nil, "", args...)
-		if code != ExitOK {
-			t.Errorf("%s: exit %d: %s", cmd, code, errOut)
-			continue
-		}
-		if got != want {
-			t.Errorf("%s prints\n%s\ndocs/quality.md shows\n%s", cmd, got, want)
-		}
+	if blocks := checkSimulateExamples(t, "docs/quality.md", string(doc)); blocks < 3 {
+		t.Errorf("docs/quality.md has %d simulate examples, want 3", blocks)
+	}
+	cli, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocks := checkSimulateExamples(t, "docs/cli.md", string(cli)); blocks < 1 {
+		t.Errorf("docs/cli.md has %d simulate examples, want 1", blocks)
 	}
 	// Every ```lll block compiles.
 	for i, block := range strings.Split(string(doc), "```lll\n")[1:] {
@@ -158,9 +144,43 @@ func TestQualityDocs(t *testing.T) {
 	if !strings.Contains(string(doc), "```json\n"+first+"\n```") {
 		t.Errorf("docs/quality.md's example edge is not the first derived span:\n%s", first)
 	}
-	if blocks < 3 {
-		t.Errorf("docs/quality.md has %d simulate examples, want 3", blocks)
+}
+
+// checkSimulateExamples runs every ```console block of doc (named name)
+// that starts with `$ logline quality simulate` and compares what it
+// prints with the block; it returns how many there were. Paths under
+// ../shared/ and examples/ are taken from the repository's root, and
+// --out files go to a temporary directory.
+func checkSimulateExamples(t *testing.T, name, doc string) int {
+	t.Helper()
+	blocks := 0
+	for _, block := range strings.Split(doc, "```console\n")[1:] {
+		block = block[:strings.Index(block, "```")]
+		cmd, want, _ := strings.Cut(block, "\n")
+		if !strings.HasPrefix(cmd, "$ logline quality simulate ") {
+			continue
+		}
+		blocks++
+		var args []string
+		for _, a := range strings.Fields(strings.TrimPrefix(cmd, "$ logline ")) {
+			switch {
+			case len(args) > 0 && (args[len(args)-1] == "--out" || args[len(args)-1] == "-o"):
+				a = filepath.Join(t.TempDir(), filepath.Base(a))
+			case strings.HasPrefix(a, "../shared/") || strings.HasPrefix(a, "examples/"):
+				a = "../../" + a // the docs run from the repository's root
+			}
+			args = append(args, a)
+		}
+		got, errOut, code := runMain(t, context.Background(), nil, "", args...)
+		if code != ExitOK {
+			t.Errorf("%s: %s: exit %d: %s", name, cmd, code, errOut)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s prints\n%s\n%s shows\n%s", cmd, got, name, want)
+		}
 	}
+	return blocks
 }
 
 // TestQualitySimulateFiles: every problem with a file of quality simulate
