@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -199,14 +197,7 @@ type DataPlaneRound struct {
 }
 
 // dataPlaneOptions are what measureDataPlane needs of Config.
-type dataPlaneOptions struct {
-	Work           string
-	Spans, Clients int
-	Batch          int
-	Timeout        time.Duration
-	Log            *slog.Logger // progress
-	ServerLog      *slog.Logger
-}
+type dataPlaneOptions = roundsOptions
 
 // dpServer is a server with tenant programs and tenant.yaml files, and
 // (unless nil) the data-plane worker, as serve runs them.
@@ -316,17 +307,80 @@ func (s *dpServer) catchUp(ctx context.Context, deadline time.Time) (time.Durati
 	}
 }
 
+// dpPlan is how the section's rounds run (rounds.go): in the orders of
+// dpOrders, on ÷ off each round, follow's catch-up after each run, the
+// warm-up as timed runs (the workers' first trajectories open, and each
+// worker catches up before the rounds).
+func dpPlan(o dataPlaneOptions, follow *dpFollower) roundsPlan {
+	orders := dpOrders()
+	return roundsPlan{
+		Options: o, Section: "dataplane", Variants: dpVariants, Orders: orders[:], Num: "on", Den: "off",
+		Names:      map[string]string{"none": "no worker (serve --no-derive)", "off": "worker, features.trajectory off", "on": "worker, trajectory + diamond on"},
+		WarmUpRuns: true, Kind: "d", PerRun: dpRunSpans(o.Spans), Settle: settle, Follow: follow,
+	}
+}
+
+// sums are the servers' ingest figures by variant.
+func (dp *DataPlane) sums() map[string]*Throughput {
+	return map[string]*Throughput{"none": &dp.None, "off": &dp.Off, "on": &dp.On}
+}
+
+// dpFollower is the data plane's part of each timed run (a follower):
+// the off and on servers' workers catch up after each ingest run. last is
+// what the last run's catch-up saw.
+type dpFollower struct {
+	servers map[string]*dpServer
+	before  dataplane.Status // the last run's worker, before the run
+	last    dpCatchUp
+}
+
+// dpCatchUp is what a worker did after an ingest run: its backlog when
+// the run ended (lag), how long it took to apply it (took), the entries
+// it applied and the spans it derived meanwhile (caught, during), and the
+// spans it derived during the run and its catch-up (derived).
+type dpCatchUp struct {
+	lag, caught     uint64
+	derived, during int64
+	took            time.Duration
+}
+
+// start notes where server k's worker, if it has one, stands before the
+// run.
+func (f *dpFollower) start(k string) {
+	f.last = dpCatchUp{}
+	if w := f.servers[k].worker; w != nil {
+		f.before = w.Status()
+	}
+}
+
+// catchUp waits for server k's worker, if it has one, to apply every
+// entry of its store.
+func (f *dpFollower) catchUp(ctx context.Context, k string, deadline time.Time) (bool, error) {
+	srv := f.servers[k]
+	if srv.worker == nil {
+		return false, nil
+	}
+	end, lag := srv.backlog()
+	f.last.lag = lag
+	took, err := srv.catchUp(ctx, deadline)
+	if err != nil {
+		return true, err
+	}
+	after := srv.worker.Status()
+	f.last.took = took
+	f.last.caught = after.Cursor - end.Cursor
+	f.last.during = after.Derived - end.Derived
+	f.last.derived = after.Derived - f.before.Derived
+	return true, nil
+}
+
 // measureDataPlane runs the dataplane section in o.Work/dataplane-*.
 func measureDataPlane(ctx context.Context, c *corpus, d ids, o dataPlaneOptions) (res DataPlane, err error) {
 	res.OtherCPUShare = -1
 	servers := map[string]*dpServer{}
 	defer func() {
-		for _, k := range dpVariants {
-			if srv := servers[k]; srv != nil {
-				if cerr := srv.Close(); cerr != nil && err == nil {
-					err = fmt.Errorf("close the %s server: %w", k, cerr)
-				}
-			}
+		if cerr := closeServers(dpVariants, servers); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
 	for _, k := range dpVariants {
@@ -360,182 +414,61 @@ func measureDataPlane(ctx context.Context, c *corpus, d ids, o dataPlaneOptions)
 		return res, err
 	}
 
-	hc := newHTTPClient()
-	defer hc.CloseIdleConnections()
-	targets := map[string]*target{}
-	for _, k := range dpVariants {
-		targets[k] = &target{base: servers[k].url, hc: hc}
-		if _, err := targets[k].get(ctx, "/readyz"); err != nil {
-			return res, fmt.Errorf("the %s server at %s not ready: %w", k, targets[k].base, err)
-		}
-	}
-	sums := map[string]*Throughput{"none": &res.None, "off": &res.Off, "on": &res.On}
-	names := map[string]string{"none": "no worker (serve --no-derive)", "off": "worker, features.trajectory off", "on": "worker, trajectory + diamond on"}
-	for k, s := range sums {
-		*s = Throughput{Name: names[k], Clients: o.Clients, Batch: o.Batch}
-	}
-	cpuRun := map[string]float64{}
-	cpuAll := map[string]float64{}
-	cpuKnown := true
-	perRun := dpRunSpans(o.Spans)
-	deadline := time.Now().Add(o.Timeout)
-
-	// run posts bodies to server k, waits for its worker to catch up and
-	// for the process to be idle.
-	type runResult struct {
-		t                Throughput
-		lag, caught      uint64
-		derived, during  int64
-		catchUp, settled time.Duration
-	}
-	run := func(k string, bodies []body) (runResult, error) {
-		var r runResult
-		srv := servers[k]
-		var before dataplane.Status
-		if srv.worker != nil {
-			before = srv.worker.Status()
-		}
-		runtime.GC() // every run starts from the same heap
-		a, okA := readCPUTimes()
-		r.t, _ = ingestBodies(ctx, targets[k], "", bodies, o.Clients, o.Batch, deadline)
-		b, okB := readCPUTimes()
-		cAll := b
-		okAll := okB
-		if srv.worker != nil && r.t.Error == "" {
-			end, lag := srv.backlog()
-			r.lag = lag
-			cu, err := srv.catchUp(ctx, deadline)
-			if err != nil {
-				return r, err
-			}
-			after := srv.worker.Status()
-			r.catchUp = cu
-			r.caught = after.Cursor - end.Cursor
-			r.during = after.Derived - end.Derived
-			r.derived = after.Derived - before.Derived
-			cAll, okAll = readCPUTimes()
-		}
-		cpuKnown = cpuKnown && okA && okB && okAll
-		cpuRun[k] += b.self - a.self
-		cpuAll[k] += cAll.self - a.self
-		hc.CloseIdleConnections()
-		var err error
-		r.settled, err = settle(ctx)
-		return r, err
-	}
-
-	// A warm-up round, not counted: the first spans into an empty store
-	// go faster than any later ones, and the workers' first trajectories
-	// open.
-	warm, _, _, err := makeBodies(ctx, dc, d, "dw-", perRun, o.Batch, nil)
+	follow := &dpFollower{servers: servers}
+	rs, err := newRounds(ctx, dpPlan(o, follow), func(k string) string { return servers[k].url }, res.sums())
 	if err != nil {
-		return res, fmt.Errorf("make spans: %w", err)
+		return res, err
 	}
-	for _, k := range dpVariants {
-		o.Log.Info("bench: NDJSON ingest, unsigned, warm-up", "dataplane", k, "spans", perRun)
-		r, err := run(k, warm)
-		if err != nil {
-			return res, fmt.Errorf("warm-up of the %s server: %w", k, err)
-		}
-		if r.t.Error != "" {
-			return res, fmt.Errorf("warm-up of the %s server: %s", k, r.t.Error)
-		}
-	}
-	warm = nil
-	clear(cpuRun)
-	clear(cpuAll)
-	cpuKnown = true
+	defer rs.Close()
 
+	// What the workers did in each round, and in all.
+	workers := make([]DataPlaneRound, dpRounds)
 	var caughtEntries uint64
 	var caughtDerived int64
-	secStart, okSecStart := readCPUTimes()
-	orders := dpOrders()
-	failed := false // a run failed: the rest would not compare
-	for round := 0; round < dpRounds && !failed; round++ {
-		order := orders[round][:]
-		bodies, _, _, err := makeBodies(ctx, dc, d, "d"+strconv.Itoa(round)+"-", perRun, o.Batch, nil)
-		if err != nil {
-			return res, fmt.Errorf("make spans: %w", err)
+	rr, err := rs.measure(ctx, dc, d, func(round int, k string, t Throughput) {
+		cu, rd := follow.last, &workers[round]
+		switch k {
+		case "off":
+			rd.OffLag = cu.lag
+			rd.OffCatchUpSeconds = cu.took.Seconds()
+			res.OffCatchUpSeconds += cu.took.Seconds()
+		case "on":
+			rd.Lag = cu.lag
+			rd.CatchUpSeconds = cu.took.Seconds()
+			rd.CatchUpEntries = cu.caught
+			rd.CatchUpDerived = cu.during
+			rd.Derived = cu.derived
+			rd.DerivedPerSpan = rate(float64(cu.derived), float64(t.Spans))
+			res.Derived += cu.derived
+			res.MaxLag = max(res.MaxLag, cu.lag)
+			res.CatchUpSeconds += cu.took.Seconds()
+			caughtEntries += cu.caught
+			caughtDerived += cu.during
 		}
-		rd := DataPlaneRound{Order: order}
-		roundStart, okRoundStart := readCPUTimes()
-		for _, k := range order {
-			o.Log.Info("bench: NDJSON ingest, unsigned", "dataplane", k, "round", round+1, "spans", perRun)
-			r, err := run(k, bodies)
-			addThroughput(sums[k], r.t)
-			res.SettleSeconds += r.settled.Seconds()
-			if err != nil {
-				return res, fmt.Errorf("round %d, %s server: %w", round+1, k, err)
-			}
-			if r.t.Error != "" {
-				failed = true
-				break
-			}
-			switch k {
-			case "none":
-				rd.NonePerSec = r.t.SpansPerSec
-			case "off":
-				rd.OffPerSec = r.t.SpansPerSec
-				rd.OffLag = r.lag
-				rd.OffCatchUpSeconds = r.catchUp.Seconds()
-				res.OffCatchUpSeconds += r.catchUp.Seconds()
-			case "on":
-				rd.OnPerSec = r.t.SpansPerSec
-				rd.Lag = r.lag
-				rd.CatchUpSeconds = r.catchUp.Seconds()
-				rd.CatchUpEntries = r.caught
-				rd.CatchUpDerived = r.during
-				rd.Derived = r.derived
-				rd.DerivedPerSpan = rate(float64(r.derived), float64(r.t.Spans))
-				res.Derived += r.derived
-				res.MaxLag = max(res.MaxLag, r.lag)
-				res.CatchUpSeconds += r.catchUp.Seconds()
-				caughtEntries += r.caught
-				caughtDerived += r.during
-			}
-		}
-		roundEnd, okRoundEnd := readCPUTimes()
-		rd.OtherCPUShare = otherCPUShare(roundStart, roundEnd, okRoundStart, okRoundEnd)
-		rd.Share = rate(rd.OnPerSec, rd.OffPerSec)
+	})
+	res.SettleSeconds = rr.SettleSeconds
+	for i, f := range rr.Rounds {
+		rd := workers[i]
+		rd.Order, rd.Share, rd.OtherCPUShare = f.Order, f.Share, f.OtherCPUShare
+		rd.NonePerSec, rd.OffPerSec, rd.OnPerSec = f.PerSec["none"], f.PerSec["off"], f.PerSec["on"]
 		res.Rounds = append(res.Rounds, rd)
-		bodies = nil
-		runtime.GC()
 	}
-	secEnd, okSecEnd := readCPUTimes()
-	res.OtherCPUShare = otherCPUShare(secStart, secEnd, okSecStart, okSecEnd)
-	var errs []error
-	for _, s := range []*Throughput{&res.None, &res.Off, &res.On} {
-		if s.Error != "" {
-			errs = append(errs, fmt.Errorf("ingest %s: %s", s.Name, s.Error))
-		}
+	if err != nil {
+		return res, err
 	}
-	res.Share = rate(res.On.SpansPerSec, res.Off.SpansPerSec)
+	res.OtherCPUShare, res.PairShares, res.MedianPairShare = rr.OtherCPUShare, rr.PairShares, rr.MedianPairShare
+	errs := rs.ingestErrors()
+	res.Share, res.Cost, res.WallMicros = compare(res.On.SpansPerSec, res.Off.SpansPerSec)
 	res.OffShare = rate(res.Off.SpansPerSec, res.None.SpansPerSec)
-	if res.Share > 0 {
-		res.Cost = 1 - res.Share
-		res.WallMicros = 1e6/res.On.SpansPerSec - 1e6/res.Off.SpansPerSec
-	}
 	res.OnSustainedPerSec = rate(float64(res.On.Spans), res.On.Seconds+res.CatchUpSeconds)
 	res.OffSustainedPerSec = rate(float64(res.Off.Spans), res.Off.Seconds+res.OffCatchUpSeconds)
-	if res.SustainedShare = rate(res.OnSustainedPerSec, res.OffSustainedPerSec); res.SustainedShare > 0 {
-		res.SustainedCost = 1 - res.SustainedShare
-	}
-	shares := make([]float64, len(res.Rounds))
-	for i, r := range res.Rounds {
-		shares[i] = r.Share
-	}
-	res.PairShares = pairShares(shares)
-	res.MedianPairShare = median(slices.Clone(res.PairShares))
+	res.SustainedShare, res.SustainedCost, _ = compare(res.OnSustainedPerSec, res.OffSustainedPerSec)
 	res.DerivedPerSpan = rate(float64(res.Derived), float64(res.On.Spans))
 	res.CatchUpEntriesPerSec = rate(float64(caughtEntries), res.CatchUpSeconds)
 	res.CatchUpDerivedPerSec = rate(float64(caughtDerived), res.CatchUpSeconds)
-	if cpuKnown && res.None.Spans > 0 && res.Off.Spans > 0 && res.On.Spans > 0 {
-		per := func(secs float64, spans int) float64 { return secs * 1e6 / float64(spans) }
-		res.CPUMicrosNone = per(cpuRun["none"], res.None.Spans)
-		res.CPUMicrosOff = per(cpuRun["off"], res.Off.Spans)
-		res.CPUMicrosOn = per(cpuRun["on"], res.On.Spans)
-		res.CPUMicrosOffAll = per(cpuAll["off"], res.Off.Spans)
-		res.CPUMicrosOnAll = per(cpuAll["on"], res.On.Spans)
+	if run, all, ok := rs.cpuMicros(); ok {
+		res.CPUMicrosNone, res.CPUMicrosOff, res.CPUMicrosOn = run["none"], run["off"], run["on"]
+		res.CPUMicrosOffAll, res.CPUMicrosOnAll = all["off"], all["on"]
 		res.CPUMicros = res.CPUMicrosOnAll - res.CPUMicrosOffAll
 	}
 
@@ -546,10 +479,10 @@ func measureDataPlane(ctx context.Context, c *corpus, d ids, o dataPlaneOptions)
 		if err != nil {
 			return res, err
 		}
-		res.DeriveCalls = dpRounds * perRun
+		res.DeriveCalls = dpRounds * dpRunSpans(o.Spans)
 		o.Log.Info("bench: derive in this process", "spans", res.DeriveCalls)
-		if res.DeriveMicros, res.DerivePerSpan, err = deriveMicros(policy, spans, res.DeriveCalls, false, deadline); err == nil {
-			res.DeriveBuildMicros, _, err = deriveMicros(policy, spans, res.DeriveCalls, true, deadline)
+		if res.DeriveMicros, res.DerivePerSpan, err = deriveMicros(policy, spans, res.DeriveCalls, false, rs.deadline); err == nil {
+			res.DeriveBuildMicros, _, err = deriveMicros(policy, spans, res.DeriveCalls, true, rs.deadline)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("derive alone: %w", err))

@@ -11,24 +11,17 @@ import (
 // of the run alone is ingest with a growing backlog, flattered by how
 // little CPU the worker got; both are shown.
 func dataPlaneChecks(dp *DataPlane) []Check {
-	if dp.Skipped != "" {
+	if !checkable(dp.Skipped, dp.On, dp.Off, dp.Share, dp.SustainedShare) {
 		return nil
 	}
 	on, off := dp.On, dp.Off
-	if on.Error != "" || on.Spans == 0 || off.Error != "" || off.Spans == 0 || dp.Share <= 0 || dp.SustainedShare <= 0 {
-		return nil
-	}
 	got := fmt.Sprintf("%s spans/s: cost %.1f%%; the runs alone (worker up to %s entries behind): %s vs %s spans/s, cost %.1f%%",
 		num(dp.OnSustainedPerSec), dp.SustainedCost*100, num(float64(dp.MaxLag)), num(on.SpansPerSec), num(off.SpansPerSec), dp.Cost*100)
 	if len(dp.PairShares) > 0 {
-		got += fmt.Sprintf(" (by pairs of rounds, median %.1f%%)", (1-dp.MedianPairShare)*100)
+		got += " (" + pairsMedianCost(dp.MedianPairShare) + ")"
 	}
-	return []Check{{
-		Name:   "NDJSON ingest with trajectories + quality on vs off, counting the worker's catch-up after each run",
-		Target: fmt.Sprintf("cost ≤ %.0f%% (≥ %s spans/s of %s)", targetDataPlaneCost*100, num(dp.OffSustainedPerSec*(1-targetDataPlaneCost)), num(dp.OffSustainedPerSec)),
-		Got:    got,
-		OK:     dp.SustainedCost <= targetDataPlaneCost,
-	}}
+	return costCheck("NDJSON ingest with trajectories + quality on vs off, counting the worker's catch-up after each run",
+		targetDataPlaneCost, dp.OffSustainedPerSec, dp.SustainedCost, got)
 }
 
 // writeDataPlaneTable writes the dataplane section with p (one
@@ -36,42 +29,18 @@ func dataPlaneChecks(dp *DataPlane) []Check {
 func writeDataPlaneTable(p func(format string, args ...any), rep *Report) {
 	dp := rep.DataPlane
 	f2 := func(x float64) string { return fmt.Sprintf("%.2f", x) }
-	p("DATA PLANE (trajectories and quality, three in-process servers)\tspans\tspans/s\tMB/s\tseconds\tclients × batch\tCPU µs/span (+ catch-up)\t")
-	if dp.Skipped != "" {
-		p("  skipped\t%s", dp.Skipped)
-		p("")
+	if writeHeading(p, "DATA PLANE (trajectories and quality, three in-process servers)\tspans\tspans/s\tMB/s\tseconds\tclients × batch\tCPU µs/span (+ catch-up)\t", dp.Skipped) {
 		return
 	}
-	cpu := func(us, all float64) string {
-		switch {
-		case us <= 0:
-			return ""
-		case all <= 0:
-			return fmt.Sprintf("%.1f", us)
-		}
-		return fmt.Sprintf("%.1f (%.1f)", us, all)
-	}
-	row := func(t Throughput, cpuUS, allUS float64) {
-		if t.Name == "" {
-			return
-		}
-		p("  NDJSON ingest, durable, %s\t%d\t%s\t%.1f\t%s\t%d × %d\t%s\t%s", t.Name, t.Spans, num(t.SpansPerSec), t.MBPerSec, f2(t.Seconds), t.Clients, t.Batch, cpu(cpuUS, allUS), runFlag(t.Partial, t.Error))
-	}
-	row(dp.None, dp.CPUMicrosNone, 0)
-	row(dp.Off, dp.CPUMicrosOff, dp.CPUMicrosOffAll)
-	row(dp.On, dp.CPUMicrosOn, dp.CPUMicrosOnAll)
+	writeIngestRow(p, dp.None, dp.CPUMicrosNone, 0)
+	writeIngestRow(p, dp.Off, dp.CPUMicrosOff, dp.CPUMicrosOffAll)
+	writeIngestRow(p, dp.On, dp.CPUMicrosOn, dp.CPUMicrosOnAll)
 	if dp.SustainedShare > 0 {
 		p("  on ÷ off, counting the catch-up: spans ÷ (ingest + catch-up s)\t\toff %s, on %s spans/s: %.1f%% (cost %.1f%%)\t\t\t\t\t", num(dp.OffSustainedPerSec), num(dp.OnSustainedPerSec), dp.SustainedShare*100, dp.SustainedCost*100)
 	}
 	if dp.Share > 0 {
 		p("  on ÷ off, the runs alone (the worker behind)\t\t%.1f%% (cost %.1f%%)\t\t\t\t\t", dp.Share*100, dp.Cost*100)
-		if len(dp.PairShares) > 0 {
-			var ps []string
-			for _, x := range dp.PairShares {
-				ps = append(ps, fmt.Sprintf("%.1f%%", x*100))
-			}
-			p("  the same by pairs of rounds (1+2, 3+4, …)\t\t%s: median %.1f%% (cost %.1f%%)\t\t\t\t\t", strings.Join(ps, ", "), dp.MedianPairShare*100, (1-dp.MedianPairShare)*100)
-		}
+		writePairShares(p, dp.PairShares, dp.MedianPairShare)
 		p("  worker with trajectory off ÷ no worker\t\t%.1f%%\t\t\t\t\t", dp.OffShare*100)
 		p("  data plane per ingested span\t\twall %s µs (from the rates)\t\t\t\tCPU %s µs (with catch-up)\t", f2(dp.WallMicros), f2(dp.CPUMicros))
 	}
@@ -84,16 +53,11 @@ func writeDataPlaneTable(p func(format string, args ...any), rep *Report) {
 			num(r.NonePerSec), num(r.OffPerSec), num(r.OnPerSec), r.Share*100, otherCPU(r.OtherCPUShare),
 			num(float64(r.Lag)), f2(r.CatchUpSeconds), num(rate(float64(r.CatchUpDerived), r.CatchUpSeconds)), num(float64(r.OffLag)), f2(r.OffCatchUpSeconds))
 	}
-	if dp.OtherCPUShare >= 0 && len(dp.Rounds) > 0 {
-		p("  CPU used by other processes during the runs\t%s", otherCPU(dp.OtherCPUShare))
-	}
+	writeOtherCPURow(p, dp.OtherCPUShare, len(dp.Rounds))
 	if dp.DeriveMicros > 0 {
 		p("  derive alone, 1 goroutine, %s spans (%.3f derived per span)\t\tApply + encode %.3f µs, Apply + Derived.Span of each derived %.3f µs\t\t\t\t\t", num(float64(dp.DeriveCalls)), dp.DerivePerSpan, dp.DeriveMicros, dp.DeriveBuildMicros)
 	}
-	if dp.Error != "" && dp.None.Error == "" && dp.Off.Error == "" && dp.On.Error == "" {
-		p("  FAILED\t%s", dp.Error)
-	}
-	p("")
+	writeFailedRow(p, dp.Error, dp.None, dp.Off, dp.On)
 }
 
 // dataPlaneNote explains how the dataplane section measured.
@@ -103,10 +67,10 @@ func dataPlaneNote(dp *DataPlane) string {
 	}
 	return fmt.Sprintf("dataplane: three in-process servers like the validators section's (tenant %s runs canonical_contract_v1 from DATA/cfg/tenants/%s/, its tenant.yaml read by internal/auth/tenantcfg and polled as serve does): "+
 		"none = no data-plane worker (serve --no-derive), off = the worker as serve runs it with features.trajectory off (it follows the log, derives nothing; the gateway appends through its backpressure, dataplane.Admitting, as serve's does), on = the worker with features.trajectory and features.diamond on (trajectory edges, closes, scores, candidates appended to the same ledger); "+
-		"a warm-up round (not counted), then %d rounds of %s spans per server, the same bodies for the three (fresh ids per round), each server first, second and last twice, off and on swapping places in each pair of rounds; "+
-		"a run's rate ends with its last response; then the section waits until the worker has applied every entry (its derived spans included: lag = entries not yet applied when the run ended, catch-up = the time to apply them), a GC before each run and after it a wait until this process used at most %.0f%% of a core over %s (%.1f s in all); "+
+		"%s, each server first, second and last twice, off and on swapping places in each pair of rounds; "+
+		"a run's rate ends with its last response; then the section waits until the worker has applied every entry (its derived spans included: lag = entries not yet applied when the run ended, catch-up = the time to apply them), a GC before each run and after it %s; "+
 		"cost = 1 − on ÷ off spans/s of all rounds, counting each run's catch-up (spans ÷ (ingest + catch-up seconds): the rate the worker keeps up with; the target is judged on it) and for the runs alone; CPU µs per span of this whole process (clients, servers, workers) during the runs, and in brackets with the catch-up; "+
 		"the corpus is cycled with fresh ids but its event times, so after its first pass (the warm-up) event time no longer advances: each span continues the open trajectory of its key (its `this`) and trajectories close (scores, candidates) only where the corpus itself moves time, as derived spans per span show; "+
 		"derive alone: %s spans on one goroutine over the corpus spans decoded (derive.FromSpan, Engine.Apply, Derived.AppendJSON; or Derived.Span of each derived span, the span.Builder the worker appends with)",
-		dpTenant, dpTenant, dpRounds, num(float64(dp.On.Spans/dpRounds)), valIdleShare*100, valIdleWindow, dp.SettleSeconds, num(float64(dp.DeriveCalls)))
+		dpTenant, dpTenant, roundsNote(dpRounds, dp.On.Spans), settleNote(dp.SettleSeconds), num(float64(dp.DeriveCalls)))
 }

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,39 +12,17 @@ import (
 	"github.com/logline/logline/internal/lll/check"
 )
 
-// checkDataPlane checks the dataplane section of a small run: every
-// server's ingest filled in with the same bodies, the ratios computed
-// from the rates, the on worker derived and caught up, the off worker
-// derived nothing. No timed assertion.
+// checkDataPlane checks the dataplane section of a small run: its
+// rounds (checkRounds), the off ÷ none share, the on worker derived and
+// caught up, the off worker derived nothing. No timed assertion.
 func checkDataPlane(t *testing.T, dp DataPlane, cfg Config) {
 	t.Helper()
-	if dp.Skipped != "" || dp.Error != "" {
-		t.Fatalf("dataplane: skipped %q, error %q", dp.Skipped, dp.Error)
-	}
-	for _, in := range []Throughput{dp.None, dp.Off, dp.On} {
-		if in.Spans != dpRounds*dpRunSpans(cfg.Spans) || in.SpansPerSec <= 0 || in.Bytes <= 0 || in.Seconds <= 0 || in.Partial || in.Error != "" {
-			t.Errorf("dataplane ingest %q: %+v", in.Name, in)
-		}
-	}
-	if dp.None.Bytes != dp.Off.Bytes || dp.None.Bytes != dp.On.Bytes {
-		t.Errorf("the servers were sent different bodies: %d, %d, %d bytes", dp.None.Bytes, dp.Off.Bytes, dp.On.Bytes)
-	}
-	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
-	if !near(dp.Share, dp.On.SpansPerSec/dp.Off.SpansPerSec) || !near(dp.Cost, 1-dp.Share) ||
-		!near(dp.OffShare, dp.Off.SpansPerSec/dp.None.SpansPerSec) || !near(dp.WallMicros, 1e6/dp.On.SpansPerSec-1e6/dp.Off.SpansPerSec) {
-		t.Errorf("share %v cost %v off share %v wall %v µs, not from the rates %+v", dp.Share, dp.Cost, dp.OffShare, dp.WallMicros, dp)
-	}
-	if len(dp.Rounds) != dpRounds {
-		t.Fatalf("%d rounds, want %d", len(dp.Rounds), dpRounds)
-	}
-	orders := dpOrders()
+	var rounds []roundSeen
 	var derived int64
 	var lag uint64
 	var catchUp float64
 	for i, r := range dp.Rounds {
-		if !slices.Equal(r.Order, orders[i][:]) || r.NonePerSec <= 0 || r.OffPerSec <= 0 || r.OnPerSec <= 0 || !near(r.Share, r.OnPerSec/r.OffPerSec) {
-			t.Errorf("round %d: %+v", i+1, r)
-		}
+		rounds = append(rounds, roundSeen{r.Order, []float64{r.NonePerSec, r.OffPerSec, r.OnPerSec}, r.OnPerSec, r.OffPerSec, r.Share})
 		// Every corpus span is linked: at least one derived span each.
 		if r.Derived < int64(dpRunSpans(cfg.Spans)) || !near(r.DerivedPerSpan, float64(r.Derived)/float64(dpRunSpans(cfg.Spans))) ||
 			r.CatchUpDerived < 0 || r.CatchUpDerived > r.Derived || r.CatchUpSeconds < 0 || (r.Lag > 0 && r.CatchUpEntries < r.Lag) {
@@ -56,6 +31,16 @@ func checkDataPlane(t *testing.T, dp DataPlane, cfg Config) {
 		derived += r.Derived
 		lag = max(lag, r.Lag)
 		catchUp += r.CatchUpSeconds
+	}
+	orders := dpOrders()
+	checkRounds(t, roundsSeen{
+		section: "dataplane", skipped: dp.Skipped, err: dp.Error, orders: orders[:], rounds: rounds,
+		ingests: []Throughput{dp.None, dp.Off, dp.On}, perRun: dpRunSpans(cfg.Spans),
+		num: dp.On, den: dp.Off, share: dp.Share, cost: dp.Cost, wallMicros: dp.WallMicros,
+		settleSeconds: dp.SettleSeconds, otherCPUShare: dp.OtherCPUShare, pairShares: dp.PairShares, medianPairShare: dp.MedianPairShare,
+	})
+	if !near(dp.OffShare, dp.Off.SpansPerSec/dp.None.SpansPerSec) {
+		t.Errorf("off share %v, not from the rates %+v", dp.OffShare, dp)
 	}
 	if dp.Derived != derived || !near(dp.DerivedPerSpan, float64(derived)/float64(dp.On.Spans)) || dp.MaxLag != lag || !near(dp.CatchUpSeconds, catchUp) {
 		t.Errorf("totals: derived %d (rounds %d), %v per span, max lag %d (rounds %d), catch-up %v s (rounds %v)", dp.Derived, derived, dp.DerivedPerSpan, dp.MaxLag, lag, dp.CatchUpSeconds, catchUp)
@@ -68,22 +53,8 @@ func checkDataPlane(t *testing.T, dp DataPlane, cfg Config) {
 	if dp.CatchUpSeconds > 0 && (dp.CatchUpEntriesPerSec <= 0 || dp.CatchUpDerivedPerSec < 0) {
 		t.Errorf("catch-up rates %v entries/s, %v derived/s", dp.CatchUpEntriesPerSec, dp.CatchUpDerivedPerSec)
 	}
-	if runs := 3 * dpRounds; dp.SettleSeconds < 0.99*float64(runs)*valIdleWindow.Seconds() || dp.SettleSeconds > float64(runs)*(valSettleMax.Seconds()+1) {
-		t.Errorf("settled %v s after %d runs", dp.SettleSeconds, runs)
-	}
-	if dp.OtherCPUShare < -1 || dp.OtherCPUShare > 1 {
-		t.Errorf("other CPU share %v", dp.OtherCPUShare)
-	}
 	if dp.CPUMicrosOn > 0 && (dp.CPUMicrosOnAll < dp.CPUMicrosOn || dp.CPUMicrosOffAll < dp.CPUMicrosOff || !near(dp.CPUMicros, dp.CPUMicrosOnAll-dp.CPUMicrosOffAll)) {
 		t.Errorf("CPU µs per span: on %v (%v with catch-up), off %v (%v), data plane %v", dp.CPUMicrosOn, dp.CPUMicrosOnAll, dp.CPUMicrosOff, dp.CPUMicrosOffAll, dp.CPUMicros)
-	}
-	if len(dp.PairShares) != dpRounds/2 {
-		t.Fatalf("%d pair shares, want %d", len(dp.PairShares), dpRounds/2)
-	}
-	for i, ps := range dp.PairShares {
-		if !near(ps, math.Sqrt(dp.Rounds[2*i].Share*dp.Rounds[2*i+1].Share)) {
-			t.Errorf("pair %d: share %v from rounds %+v and %+v", i+1, ps, dp.Rounds[2*i], dp.Rounds[2*i+1])
-		}
 	}
 	if dp.DeriveCalls != dpRounds*dpRunSpans(cfg.Spans) || dp.DeriveMicros <= 0 || dp.DeriveBuildMicros <= 0 || dp.DerivePerSpan < 1 {
 		t.Errorf("derive alone: %d spans, %v µs, %v µs with Derived.Span, %v derived per span", dp.DeriveCalls, dp.DeriveMicros, dp.DeriveBuildMicros, dp.DerivePerSpan)
@@ -93,60 +64,13 @@ func checkDataPlane(t *testing.T, dp DataPlane, cfg Config) {
 // TestDataPlaneSection runs the benchmark with only the dataplane
 // section (and the ingest that always runs), and with it skipped.
 func TestDataPlaneSection(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		skip bool
-	}{
-		{"runs", false},
-		{"skipped", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			skip := []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionValidators, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
-			if tc.skip {
-				skip = append(skip, SectionDataPlane)
-			}
-			cfg := Config{
-				Dir: t.TempDir(), Spans: 1000, Clients: 2, Batch: 250,
-				VerifyDuration: 50 * time.Millisecond, PhaseTimeout: 2 * time.Minute,
-				Skip: skip, Logger: testLogger(t),
-			}
-			rep, err := Run(context.Background(), cfg)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
-			var checked bool
-			for _, c := range rep.Checks {
-				if strings.Contains(c.Name, "trajectories + quality") {
-					checked = true
-					if !strings.Contains(c.Target, "≤ 25%") {
-						t.Errorf("check %+v does not state the target", c)
-					}
-				}
-			}
-			var table bytes.Buffer
-			if err := WriteTable(&table, rep); err != nil {
-				t.Fatal(err)
-			}
-			if tc.skip {
-				if rep.DataPlane.Skipped != "skipped" || checked || rep.DataPlane.On.Spans != 0 {
-					t.Errorf("skipped section: %+v, checked %v", rep.DataPlane, checked)
-				}
-				if !strings.Contains(table.String(), "DATA PLANE") {
-					t.Errorf("table without the skipped section:\n%s", table.String())
-				}
-				return
-			}
-			checkDataPlane(t, rep.DataPlane, cfg)
-			if !checked {
-				t.Errorf("no dataplane check in %+v", rep.Checks)
-			}
-			for _, want := range []string{"trajectory + diamond on", "worker catch-up", "derive alone", "round 6"} {
-				if !strings.Contains(table.String(), want) {
-					t.Errorf("table has no %q:\n%s", want, table.String())
-				}
-			}
-		})
-	}
+	testSectionAlone(t, sectionAlone{
+		section: SectionDataPlane, heading: "DATA PLANE",
+		checkName: "trajectories + quality", checkTarget: "≤ 25%",
+		table:  []string{"trajectory + diamond on", "worker catch-up", "derive alone", "round 6"},
+		report: func(rep Report) (string, int) { return rep.DataPlane.Skipped, rep.DataPlane.On.Spans },
+		check:  func(t *testing.T, rep Report, cfg Config) { checkDataPlane(t, rep.DataPlane, cfg) },
+	})
 }
 
 // TestDPServers: each server's tenant sees the flags of its variant, the
@@ -265,28 +189,7 @@ func TestDeriveMicros(t *testing.T) {
 // often, and in each pair of rounds off and on swap places.
 func TestDPOrders(t *testing.T) {
 	orders := dpOrders()
-	places := map[string][3]int{}
-	for _, o := range orders {
-		if !slices.Equal(slices.Sorted(slices.Values(o[:])), []string{"none", "off", "on"}) {
-			t.Fatalf("order %v", o)
-		}
-		for i, k := range o {
-			p := places[k]
-			p[i]++
-			places[k] = p
-		}
-	}
-	for _, k := range dpVariants {
-		if p := places[k]; p[0] != p[1] || p[1] != p[2] || p[0] == 0 {
-			t.Errorf("%s runs at places %v", k, p)
-		}
-	}
-	for i := 0; i+1 < len(orders); i += 2 {
-		a, b := orders[i], orders[i+1]
-		if slices.Index(a[:], "off") != slices.Index(b[:], "on") || slices.Index(a[:], "on") != slices.Index(b[:], "off") {
-			t.Errorf("rounds %d and %d (%v, %v): off and on do not swap places", i+1, i+2, a, b)
-		}
-	}
+	checkOrders(t, orders[:], dpVariants, "off", "on")
 }
 
 // TestDataPlaneChecks: the target line says the target and whether it
@@ -321,18 +224,8 @@ func TestDataPlaneChecks(t *testing.T) {
 		{"no catch-up figures", func() DataPlane { dp := ok(90_000); dp.SustainedShare = 0; return dp }(), 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cs := dataPlaneChecks(&tc.dp)
-			if len(cs) != tc.checks {
-				t.Fatalf("%d checks, want %d: %+v", len(cs), tc.checks, cs)
-			}
-			if tc.checks == 0 {
-				return
-			}
-			c := cs[0]
-			if c.OK != tc.met || !strings.Contains(c.Target, "≤ 25%") || !strings.Contains(c.Target, "of 100,000") ||
-				!strings.Contains(c.Got, fmt.Sprintf("cost %.1f%%", tc.dp.SustainedCost*100)) || !strings.Contains(c.Got, "runs alone") {
-				t.Errorf("check %+v, want met=%v", c, tc.met)
-			}
+			checkCostCheck(t, dataPlaneChecks(&tc.dp), tc.checks, tc.met,
+				[]string{"≤ 25%", "of 100,000"}, []string{fmt.Sprintf("cost %.1f%%", tc.dp.SustainedCost*100), "runs alone"})
 		})
 	}
 }

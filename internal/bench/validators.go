@@ -5,12 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -233,14 +229,7 @@ type ValidatorsCorpus struct {
 }
 
 // validatorsOptions are what measureValidators needs of Config.
-type validatorsOptions struct {
-	Work           string
-	Spans, Clients int
-	Batch          int
-	Timeout        time.Duration
-	Log            *slog.Logger // progress
-	ServerLog      *slog.Logger
-}
+type validatorsOptions = roundsOptions
 
 // valServer is an in-process server with tenant programs.
 type valServer struct {
@@ -346,16 +335,27 @@ var valOrders = [valRounds][3]string{
 	{"none", "full", "default"}, {"full", "none", "default"},
 }
 
+// valPlan is how the section's rounds run (rounds.go): in the orders of
+// valOrders, full ÷ none each round, the warm-up only posting.
+func valPlan(o validatorsOptions) roundsPlan {
+	return roundsPlan{
+		Options: o, Section: "validators", Variants: valVariants, Orders: valOrders[:], Num: "full", Den: "none",
+		Names: map[string]string{"none": "no validators (a policy block only)", "default": "default canonical_contract_v1", "full": "canonical_contract_v1 + 5 rules"},
+		Kind:  "v", PerRun: valRunSpans(o.Spans), Settle: settle,
+	}
+}
+
+// sums are the servers' ingest figures by variant.
+func (v *Validators) sums() map[string]*Throughput {
+	return map[string]*Throughput{"none": &v.None, "default": &v.Default, "full": &v.Full}
+}
+
 // measureValidators runs the validators section in o.Work/validators-*.
 func measureValidators(ctx context.Context, c *corpus, d ids, o validatorsOptions) (res Validators, err error) {
 	servers := map[string]*valServer{}
 	defer func() {
-		for _, k := range valVariants {
-			if srv := servers[k]; srv != nil {
-				if cerr := srv.Close(); cerr != nil && err == nil {
-					err = fmt.Errorf("close the %s server: %w", k, cerr)
-				}
-			}
+		if cerr := closeServers(valVariants, servers); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
 	machines := map[string]*eval.Machine{}
@@ -391,124 +391,37 @@ func measureValidators(ctx context.Context, c *corpus, d ids, o validatorsOption
 		return res, err
 	}
 
-	hc := newHTTPClient()
-	defer hc.CloseIdleConnections()
-	targets := map[string]*target{}
-	for _, k := range valVariants {
-		targets[k] = &target{base: servers[k].url, hc: hc}
-		if _, err := targets[k].get(ctx, "/readyz"); err != nil {
-			return res, fmt.Errorf("the %s server at %s not ready: %w", k, targets[k].base, err)
-		}
-	}
-	sums := map[string]*Throughput{"none": &res.None, "default": &res.Default, "full": &res.Full}
-	names := map[string]string{"none": "no validators (a policy block only)", "default": "default canonical_contract_v1", "full": "canonical_contract_v1 + 5 rules"}
-	for k, s := range sums {
-		*s = Throughput{Name: names[k], Clients: o.Clients, Batch: o.Batch}
-	}
-	cpu := map[string]float64{}
-	cpuKnown := true
-	perRun := valRunSpans(o.Spans)
-	deadline := time.Now().Add(o.Timeout)
-
-	// A warm-up round, not counted: the first spans into an empty store
-	// go faster than any later ones, which would favour the server that
-	// runs first.
-	warm, _, _, err := makeBodies(ctx, vc, d, "vw-", perRun, o.Batch, nil)
+	rs, err := newRounds(ctx, valPlan(o), func(k string) string { return servers[k].url }, res.sums())
 	if err != nil {
-		return res, fmt.Errorf("make spans: %w", err)
+		return res, err
 	}
-	for _, k := range valVariants {
-		o.Log.Info("bench: NDJSON ingest, unsigned, warm-up", "validators", k, "spans", perRun)
-		if run, _ := ingestBodies(ctx, targets[k], "", warm, o.Clients, o.Batch, deadline); run.Error != "" {
-			return res, fmt.Errorf("warm-up of the %s server: %s", k, run.Error)
-		}
-		hc.CloseIdleConnections()
-		if _, err := settle(ctx); err != nil {
-			return res, err
-		}
+	defer rs.Close()
+	rr, err := rs.measure(ctx, vc, d, nil)
+	res.SettleSeconds = rr.SettleSeconds
+	for _, f := range rr.Rounds {
+		res.Rounds = append(res.Rounds, ValidatorsRound{
+			Order: f.Order, NonePerSec: f.PerSec["none"], DefaultPerSec: f.PerSec["default"], FullPerSec: f.PerSec["full"],
+			Share: f.Share, OtherCPUShare: f.OtherCPUShare,
+		})
 	}
-	warm = nil
-	secStart, okSecStart := readCPUTimes()
-	failed := false // a run failed: the rest would not compare
-	for round := 0; round < valRounds && !failed; round++ {
-		order := valOrders[round][:]
-		bodies, _, _, err := makeBodies(ctx, vc, d, "v"+strconv.Itoa(round)+"-", perRun, o.Batch, nil)
-		if err != nil {
-			return res, fmt.Errorf("make spans: %w", err)
-		}
-		r := ValidatorsRound{Order: order}
-		roundStart, okRoundStart := readCPUTimes()
-		for _, k := range order {
-			o.Log.Info("bench: NDJSON ingest, unsigned", "validators", k, "round", round+1, "spans", perRun)
-			runtime.GC() // every run starts from the same heap
-			a, okA := readCPUTimes()
-			run, _ := ingestBodies(ctx, targets[k], "", bodies, o.Clients, o.Batch, deadline)
-			b, okB := readCPUTimes()
-			cpuKnown = cpuKnown && okA && okB
-			cpu[k] += b.self - a.self
-			addThroughput(sums[k], run)
-			if run.Error != "" {
-				failed = true
-				break
-			}
-			switch k {
-			case "none":
-				r.NonePerSec = run.SpansPerSec
-			case "default":
-				r.DefaultPerSec = run.SpansPerSec
-			case "full":
-				r.FullPerSec = run.SpansPerSec
-			}
-			hc.CloseIdleConnections()
-			settled, err := settle(ctx)
-			if err != nil {
-				return res, err
-			}
-			res.SettleSeconds += settled.Seconds()
-		}
-		roundEnd, okRoundEnd := readCPUTimes()
-		r.OtherCPUShare = otherCPUShare(roundStart, roundEnd, okRoundStart, okRoundEnd)
-		r.Share = rate(r.FullPerSec, r.NonePerSec)
-		res.Rounds = append(res.Rounds, r)
-		bodies = nil
-		runtime.GC()
+	if err != nil {
+		return res, err
 	}
-	secEnd, okSecEnd := readCPUTimes()
-	res.OtherCPUShare = otherCPUShare(secStart, secEnd, okSecStart, okSecEnd)
-	var errs []error
-	for _, s := range []*Throughput{&res.None, &res.Default, &res.Full} {
-		if s.Error != "" {
-			errs = append(errs, fmt.Errorf("ingest %s: %s", s.Name, s.Error))
-		}
-	}
-	res.Share = rate(res.Full.SpansPerSec, res.None.SpansPerSec)
-	res.DefaultShare = rate(res.Default.SpansPerSec, res.None.SpansPerSec)
-	if res.Share > 0 {
-		res.Cost = 1 - res.Share
-		res.WallMicros = 1e6/res.Full.SpansPerSec - 1e6/res.None.SpansPerSec
-	}
-	if res.DefaultShare > 0 {
-		res.DefaultWallMicros = 1e6/res.Default.SpansPerSec - 1e6/res.None.SpansPerSec
-	}
-	shares := make([]float64, len(res.Rounds))
-	for i, r := range res.Rounds {
-		shares[i] = r.Share
-	}
-	res.PairShares = pairShares(shares)
-	res.MedianPairShare = median(slices.Clone(res.PairShares))
-	if cpuKnown && res.None.Spans > 0 && res.Default.Spans > 0 && res.Full.Spans > 0 {
-		res.CPUMicrosNone = cpu["none"] * 1e6 / float64(res.None.Spans)
-		res.CPUMicrosDefault = cpu["default"] * 1e6 / float64(res.Default.Spans)
-		res.CPUMicrosFull = cpu["full"] * 1e6 / float64(res.Full.Spans)
+	res.OtherCPUShare, res.PairShares, res.MedianPairShare = rr.OtherCPUShare, rr.PairShares, rr.MedianPairShare
+	errs := rs.ingestErrors()
+	res.Share, res.Cost, res.WallMicros = compare(res.Full.SpansPerSec, res.None.SpansPerSec)
+	res.DefaultShare, _, res.DefaultWallMicros = compare(res.Default.SpansPerSec, res.None.SpansPerSec)
+	if cpu, _, ok := rs.cpuMicros(); ok {
+		res.CPUMicrosNone, res.CPUMicrosDefault, res.CPUMicrosFull = cpu["none"], cpu["default"], cpu["full"]
 		res.CPUMicros = res.CPUMicrosFull - res.CPUMicrosNone
 	}
 
 	// The evaluator alone, on the same spans: as many calls as each
 	// server validated on ingest.
-	res.EvalCalls = valRounds * perRun
+	res.EvalCalls = valRounds * valRunSpans(o.Spans)
 	o.Log.Info("bench: Validate in this process", "calls", res.EvalCalls)
 	for _, k := range valVariants {
-		us, err := evalMicros(ctx, machines[k], spans, res.EvalCalls, deadline)
+		us, err := evalMicros(ctx, machines[k], spans, res.EvalCalls, rs.deadline)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("validate %s: %w", k, err))
 			break
@@ -559,30 +472,6 @@ func settle(ctx context.Context) (time.Duration, error) {
 		}
 		prev = cur
 	}
-}
-
-// pairShares are the geometric means of shares[2i] and shares[2i+1]
-// (the shares of rounds in which two variants swap places); a round
-// without its pair is left out.
-func pairShares(shares []float64) []float64 {
-	var out []float64
-	for i := 0; i+1 < len(shares); i += 2 {
-		out = append(out, math.Sqrt(shares[i]*shares[i+1]))
-	}
-	return out
-}
-
-// median is the median of xs (sorted in place); 0 when empty.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	slices.Sort(xs)
-	if n := len(xs); n%2 == 1 {
-		return xs[n/2]
-	}
-	n := len(xs)
-	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // decodeAll decodes one span of each template (as the gateway does).

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,54 +14,26 @@ import (
 	"github.com/logline/logline/internal/lll/check"
 )
 
-// checkValidators checks the validators section of a small run: every
-// tenant's ingest filled in with the same bodies, the ratios computed
-// from the rates. No timed assertion.
+// checkValidators checks the validators section of a small run: its
+// rounds (checkRounds), the default tenant's share, Validate alone and
+// the full tenant's validators. No timed assertion.
 func checkValidators(t *testing.T, v Validators, cfg Config) {
 	t.Helper()
-	if v.Skipped != "" || v.Error != "" {
-		t.Fatalf("validators: skipped %q, error %q", v.Skipped, v.Error)
+	var rounds []roundSeen
+	for _, r := range v.Rounds {
+		rounds = append(rounds, roundSeen{r.Order, []float64{r.NonePerSec, r.DefaultPerSec, r.FullPerSec}, r.FullPerSec, r.NonePerSec, r.Share})
 	}
-	for _, in := range []Throughput{v.None, v.Default, v.Full} {
-		if in.Spans != valRounds*valRunSpans(cfg.Spans) || in.SpansPerSec <= 0 || in.Bytes <= 0 || in.Seconds <= 0 || in.Partial || in.Error != "" {
-			t.Errorf("validators ingest %q: %+v", in.Name, in)
-		}
+	checkRounds(t, roundsSeen{
+		section: "validators", skipped: v.Skipped, err: v.Error, orders: valOrders[:], rounds: rounds,
+		ingests: []Throughput{v.None, v.Default, v.Full}, perRun: valRunSpans(cfg.Spans),
+		num: v.Full, den: v.None, share: v.Share, cost: v.Cost, wallMicros: v.WallMicros,
+		settleSeconds: v.SettleSeconds, otherCPUShare: v.OtherCPUShare, pairShares: v.PairShares, medianPairShare: v.MedianPairShare,
+	})
+	if !near(v.DefaultShare, v.Default.SpansPerSec/v.None.SpansPerSec) || !near(v.DefaultWallMicros, 1e6/v.Default.SpansPerSec-1e6/v.None.SpansPerSec) {
+		t.Errorf("default share %v, wall %v µs per span, not from the rates %+v", v.DefaultShare, v.DefaultWallMicros, v)
 	}
-	if v.None.Bytes != v.Full.Bytes || v.None.Bytes != v.Default.Bytes {
-		t.Errorf("the tenants were sent different bodies: %d, %d, %d bytes", v.None.Bytes, v.Default.Bytes, v.Full.Bytes)
-	}
-	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
-	if !near(v.Share, v.Full.SpansPerSec/v.None.SpansPerSec) || !near(v.Cost, 1-v.Share) ||
-		!near(v.DefaultShare, v.Default.SpansPerSec/v.None.SpansPerSec) {
-		t.Errorf("share %v cost %v default share %v, not from the rates %+v", v.Share, v.Cost, v.DefaultShare, v)
-	}
-	if !near(v.WallMicros, 1e6/v.Full.SpansPerSec-1e6/v.None.SpansPerSec) {
-		t.Errorf("wall µs per span %v, not from the rates", v.WallMicros)
-	}
-	if len(v.Rounds) != valRounds {
-		t.Fatalf("%d rounds, want %d", len(v.Rounds), valRounds)
-	}
-	for i, r := range v.Rounds {
-		if !slices.Equal(r.Order, valOrders[i][:]) || r.NonePerSec <= 0 || r.DefaultPerSec <= 0 || r.FullPerSec <= 0 || !near(r.Share, r.FullPerSec/r.NonePerSec) {
-			t.Errorf("round %d: %+v", i+1, r)
-		}
-	}
-	if runs := 3 * valRounds; v.SettleSeconds < 0.99*float64(runs)*valIdleWindow.Seconds() || v.SettleSeconds > float64(runs)*(valSettleMax.Seconds()+1) {
-		t.Errorf("settled %v s after %d runs", v.SettleSeconds, runs)
-	}
-	if v.OtherCPUShare < -1 || v.OtherCPUShare > 1 || v.PredictedCost < 0 || v.PredictedCost >= 1 {
-		t.Errorf("other CPU share %v, predicted cost %v", v.OtherCPUShare, v.PredictedCost)
-	}
-	if len(v.PairShares) != valRounds/2 {
-		t.Fatalf("%d pair shares, want %d", len(v.PairShares), valRounds/2)
-	}
-	for i, ps := range v.PairShares {
-		if !near(ps, math.Sqrt(v.Rounds[2*i].Share*v.Rounds[2*i+1].Share)) {
-			t.Errorf("pair %d: share %v from rounds %+v and %+v", i+1, ps, v.Rounds[2*i], v.Rounds[2*i+1])
-		}
-	}
-	if lo, hi := slices.Min(v.PairShares), slices.Max(v.PairShares); v.MedianPairShare < lo || v.MedianPairShare > hi {
-		t.Errorf("median pair share %v outside [%v, %v]", v.MedianPairShare, lo, hi)
+	if v.PredictedCost < 0 || v.PredictedCost >= 1 {
+		t.Errorf("predicted cost %v", v.PredictedCost)
 	}
 	if v.EvalCalls != valRounds*valRunSpans(cfg.Spans) || v.EvalMicrosNone <= 0 || v.EvalMicrosDefault <= 0 || v.EvalMicrosFull <= 0 {
 		t.Errorf("Validate alone: %d calls, none %v µs, default %v µs, full %v µs", v.EvalCalls, v.EvalMicrosNone, v.EvalMicrosDefault, v.EvalMicrosFull)
@@ -82,60 +53,13 @@ func checkValidators(t *testing.T, v Validators, cfg Config) {
 // TestValidatorsSection runs the benchmark with only the validators
 // section (and the ingest that always runs), and with it skipped.
 func TestValidatorsSection(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		skip bool
-	}{
-		{"runs", false},
-		{"skipped", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			skip := []string{SectionLatency, SectionReads, SectionStream, SectionAuth, SectionDataPlane, SectionMemory, SectionRecovery, SectionExport, SectionPG, SectionPGStore}
-			if tc.skip {
-				skip = append(skip, SectionValidators)
-			}
-			cfg := Config{
-				Dir: t.TempDir(), Spans: 1000, Clients: 2, Batch: 250,
-				VerifyDuration: 50 * time.Millisecond, PhaseTimeout: 2 * time.Minute,
-				Skip: skip, Logger: testLogger(t),
-			}
-			rep, err := Run(context.Background(), cfg)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
-			var checked bool
-			for _, c := range rep.Checks {
-				if strings.Contains(c.Name, "5 rules") {
-					checked = true
-					if !strings.Contains(c.Target, "≤ 10%") {
-						t.Errorf("check %+v does not state the target", c)
-					}
-				}
-			}
-			var table bytes.Buffer
-			if err := WriteTable(&table, rep); err != nil {
-				t.Fatal(err)
-			}
-			if tc.skip {
-				if rep.Validators.Skipped != "skipped" || checked || rep.Validators.Full.Spans != 0 {
-					t.Errorf("skipped section: %+v, checked %v", rep.Validators, checked)
-				}
-				if !strings.Contains(table.String(), "VALIDATORS") {
-					t.Errorf("table without the skipped section:\n%s", table.String())
-				}
-				return
-			}
-			checkValidators(t, rep.Validators, cfg)
-			if !checked {
-				t.Errorf("no validators check in %+v", rep.Checks)
-			}
-			for _, want := range []string{"canonical_contract_v1 + 5 rules", "Machine.Validate alone", "rules apply to"} {
-				if !strings.Contains(table.String(), want) {
-					t.Errorf("table has no %q:\n%s", want, table.String())
-				}
-			}
-		})
-	}
+	testSectionAlone(t, sectionAlone{
+		section: SectionValidators, heading: "VALIDATORS",
+		checkName: "5 rules", checkTarget: "≤ 10%",
+		table:  []string{"canonical_contract_v1 + 5 rules", "Machine.Validate alone", "rules apply to"},
+		report: func(rep Report) (string, int) { return rep.Validators.Skipped, rep.Validators.Full.Spans },
+		check:  func(t *testing.T, rep Report, cfg Config) { checkValidators(t, rep.Validators, cfg) },
+	})
 }
 
 // TestValRulesCorpus: the five rules accept every span of the generated
@@ -398,60 +322,13 @@ func TestValidatorsChecks(t *testing.T) {
 		{"failed", func() Validators { v := ok(95_000); v.Full.Error = "boom"; return v }(), 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cs := validatorsChecks(&tc.v)
-			if len(cs) != tc.checks {
-				t.Fatalf("%d checks, want %d: %+v", len(cs), tc.checks, cs)
-			}
-			if tc.checks == 0 {
-				return
-			}
-			c := cs[0]
-			if c.OK != tc.met || !strings.Contains(c.Target, "≤ 10%") || !strings.Contains(c.Got, "cost") {
-				t.Errorf("check %+v, want met=%v", c, tc.met)
-			}
+			checkCostCheck(t, validatorsChecks(&tc.v), tc.checks, tc.met, []string{"≤ 10%"}, []string{"cost"})
 		})
-	}
-}
-
-func TestMedian(t *testing.T) {
-	for _, tc := range []struct {
-		in   []float64
-		want float64
-	}{
-		{nil, 0},
-		{[]float64{3}, 3},
-		{[]float64{0.9, 1.1}, 1},
-		{[]float64{1.2, 0.8, 1.0}, 1.0},
-		{[]float64{5, 1, 4, 2}, 3},
-	} {
-		if got := median(slices.Clone(tc.in)); got != tc.want {
-			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
-		}
 	}
 }
 
 // TestValOrders: every server runs at every place of a round equally
 // often, and in each pair of rounds none and full swap places.
 func TestValOrders(t *testing.T) {
-	places := map[string][3]int{}
-	for _, o := range valOrders {
-		for i, k := range o {
-			p := places[k]
-			p[i]++
-			places[k] = p
-		}
-	}
-	for _, k := range valVariants {
-		if p := places[k]; p[0] != p[1] || p[1] != p[2] || p[0] == 0 {
-			t.Errorf("%s runs at places %v", k, p)
-		}
-	}
-	for i := 0; i+1 < len(valOrders); i += 2 {
-		a, b := valOrders[i], valOrders[i+1]
-		pa, pb := slices.Index(a[:], "none"), slices.Index(b[:], "none")
-		fa, fb := slices.Index(a[:], "full"), slices.Index(b[:], "full")
-		if pa != fb || fa != pb || slices.Index(a[:], "default") != slices.Index(b[:], "default") {
-			t.Errorf("rounds %d and %d (%v, %v): none and full do not swap places", i+1, i+2, a, b)
-		}
-	}
+	checkOrders(t, valOrders[:], valVariants, "none", "full")
 }
