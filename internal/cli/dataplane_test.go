@@ -111,6 +111,9 @@ func TestServeDerives(t *testing.T) {
 			if !strings.Contains(string(body), fmt.Sprintf(`logline_trajectories_closed_total{reason="timeout"} %d`, want)) {
 				t.Errorf("GET /metrics lacks the closes by timeout:\n%s", grepLines(string(body), "logline_trajectories"))
 			}
+			if !strings.Contains(string(body), fmt.Sprintf("logline_trajectories_close_latency_seconds_count %d\n", want)) {
+				t.Errorf("GET /metrics lacks the latency of %d closes:\n%s", want, grepLines(string(body), "logline_trajectories"))
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -120,13 +123,30 @@ func TestServeDerives(t *testing.T) {
 	}
 	status, body := bearerGet(t, url+"/metrics/public", token)
 	var pub struct {
+		Tenants map[string]struct {
+			Derived uint64 `json:"derived_spans_count"`
+		} `json:"tenants"`
 		Quality map[string]map[string]float64 `json:"quality"`
 	}
 	if err := json.Unmarshal(body, &pub); status != http.StatusOK || err != nil {
 		t.Fatalf("GET /metrics/public: %d %v %s", status, err, body)
 	}
-	if q := pub.Quality["t_receipt"]; q["quality.score_count"] != float64(want) || q["quality.p50.current"] <= 0 {
+	q := pub.Quality["t_receipt"]
+	if q["quality.score_count"] != float64(want) || q["quality.p50.current"] <= 0 {
 		t.Errorf("GET /metrics/public quality: %s", body)
+	}
+	// The quantile at the policy's percentile target (p96 by default),
+	// and the latest close's latency.
+	if v, ok := q["quality.p96.current"]; !ok || v < q["quality.p50.current"] {
+		t.Errorf("GET /metrics/public: quality.p96.current %v (%v), p50 %v", v, ok, q["quality.p50.current"])
+	}
+	if v, ok := q["trajectory.close_latency_ms"]; !ok || v < 0 {
+		t.Errorf("GET /metrics/public: trajectory.close_latency_ms %v (%v)", v, ok)
+	}
+	// Every derived span stored counts in the tenant's usage: its edges,
+	// closes and quality spans at least.
+	if d := pub.Tenants["t_receipt"].Derived; d < 3*uint64(want) {
+		t.Errorf("GET /metrics/public: derived_spans_count %d, want ≥ %d", d, 3*want)
 	}
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d\n%s", code, log)

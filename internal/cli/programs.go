@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/logline/logline/internal/auth/quota"
 	"github.com/logline/logline/internal/auth/tenantcfg"
 	"github.com/logline/logline/internal/dataplane"
 	"github.com/logline/logline/internal/derive"
@@ -38,7 +39,9 @@ func openPrograms(ctx context.Context, data string, tenants *tenantcfg.Watcher, 
 // openDataPlane opens the data-plane worker (docs/quality.md): it
 // derives for the tenants whose tenant.yaml turns features.trajectory
 // on, with their programs' policies; its state is DATA/derive/state.json.
-func openDataPlane(data string, store ledger.Store, set *programs.Set, tenants *tenantcfg.Watcher, requests dataplane.RequestFigures, log *slog.Logger) (*dataplane.Worker, error) {
+// The derived spans it stores count in usage's derived_spans_count (nil:
+// not counted).
+func openDataPlane(data string, store ledger.Store, set *programs.Set, tenants *tenantcfg.Watcher, requests dataplane.RequestFigures, usage *quota.Usage, log *slog.Logger) (*dataplane.Worker, error) {
 	prog, err := check.DefaultAlarms()
 	if err != nil {
 		return nil, fmt.Errorf("the default alarms: %w", err)
@@ -46,6 +49,10 @@ func openDataPlane(data string, store ledger.Store, set *programs.Set, tenants *
 	defaults, err := dataplane.NewDefaultAlarms(prog)
 	if err != nil {
 		return nil, err
+	}
+	var derived func(string, uint64)
+	if usage != nil {
+		derived = usage.AddDerivedSpans
 	}
 	w, err := dataplane.Open(dataplane.Config{
 		Store:         store,
@@ -55,6 +62,7 @@ func openDataPlane(data string, store ledger.Store, set *programs.Set, tenants *
 		Logger:        log.With("component", "dataplane"),
 		Requests:      requests,
 		DefaultAlarms: defaults,
+		Derived:       derived,
 	})
 	if err != nil {
 		return nil, usageErrorf("%v", err)
@@ -69,6 +77,8 @@ func dataPlaneFigures(dp *dataplane.Worker) func() metrics.DataPlaneFigures {
 		return metrics.DataPlaneFigures{
 			Cursor: f.Cursor, Head: f.Head, Derived: f.Derived, Duplicates: f.Duplicates, Conflicts: f.Conflicts,
 			Clocks: f.Clocks, Shed: f.Shed, Open: f.Open, Closed: f.Closed, Scores: f.Scores, Candidates: f.Candidates,
+			CloseLatencyBounds: dataplane.CloseLatencyBounds(), CloseLatencyCounts: f.CloseLatency.Counts[:],
+			CloseLatencySum: f.CloseLatency.Sum,
 		}
 	}
 }
@@ -81,9 +91,16 @@ func publicQuality(dp *dataplane.Worker) func(string) (map[string]float64, bool)
 		if !ok {
 			return nil, false
 		}
-		out := make(map[string]float64, len(publicFigures))
+		out := make(map[string]float64, len(publicFigures)+2)
 		for _, name := range publicFigures {
 			out[name], _ = ts.Figure(name) // -1 stands for "no value yet"
+		}
+		if name := ts.TargetName(); name != "" {
+			out[name], _ = ts.Figure(name) // quality.p96.current for p96
+		}
+		out["trajectory.close_latency_ms"] = -1
+		if d, ok := dp.LastCloseLatency(tenant); ok {
+			out["trajectory.close_latency_ms"] = float64(d.Microseconds()) / 1000
 		}
 		return out, true
 	}

@@ -253,7 +253,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// gateway, read by metric() alarms and GET /metrics/public.
 	requests := tenantrates.New(tenantrates.Config{})
 	if !o.noDerive {
-		dp, err := openDataPlane(o.data, store, progs, idn.tenants, requests, log)
+		dp, err := openDataPlane(o.data, store, progs, idn.tenants, requests, idn.usage, log)
 		if err == nil {
 			err = reg.RegisterDataPlane(dataPlaneFigures(dp))
 		}

@@ -76,6 +76,10 @@ type Config struct {
 	// to the gateway (gateway.status_5xx_rate, auth.jwt_invalid_rate);
 	// nil: they have no value.
 	Requests RequestFigures
+	// Derived counts the derived spans stored for a tenant (new ones, not
+	// duplicates): the usage counter derived_spans_count. Called from the
+	// worker's goroutine; nil: not counted.
+	Derived func(tenant string, n uint64)
 	// DefaultAlarms run for every tenant besides its own alarm blocks (a
 	// tenant alarm of the same name replaces one); nil: none.
 	DefaultAlarms *DefaultAlarms
@@ -93,8 +97,11 @@ type Status struct {
 	Alerts     int64  // alert spans of alarms over metric(…) (fired or resolved) since start
 	Skipped    int64  // spans this worker appended, skipped unread when it reached them
 	Open       int    // open trajectories, all tenants
-	Saved      time.Time
-	Err        string // the last error met ("" when none)
+	// CloseLatency is how long trajectory_closed spans took to be
+	// stored after the ledger received the entry that closed them.
+	CloseLatency LatencyHistogram
+	Saved        time.Time
+	Err          string // the last error met ("" when none)
 }
 
 // Backlog is how many entries the worker has yet to apply.
@@ -131,6 +138,14 @@ type Worker struct {
 	ownHead  int
 	builder  span.Builder // builds the derived spans
 	curIndex uint64       // log index of the entry being applied
+	// counting is the tenant whose derived spans countDerived counts,
+	// counted how many so far.
+	counting string
+	counted  uint64
+	cause    *derive.Input
+	closes   []pendingClose // trajectory_closed spans in pending
+	// lastClose is each tenant's latest close latency (under mu).
+	lastClose map[string]time.Duration
 
 	alarmStates map[string]alarmState // metric alarms, by tenant and name
 	rates       map[string]*rate      // derived spans per tenant per minute
@@ -173,7 +188,7 @@ func Open(cfg Config) (*Worker, error) {
 	if cfg.MaxBacklog == 0 {
 		cfg.MaxBacklog = DefaultMaxBacklog
 	}
-	w := &Worker{cfg: cfg, runs: map[string]*tenantRun{}, lastSeen: map[string]time.Time{}, started: cfg.Now(),
+	w := &Worker{cfg: cfg, runs: map[string]*tenantRun{}, lastSeen: map[string]time.Time{}, lastClose: map[string]time.Duration{}, started: cfg.Now(),
 		rates: map[string]*rate{}, over: newOverloads(),
 		alarmStates: map[string]alarmState{}}
 	w.eng = derive.New(w.policy)
@@ -424,6 +439,9 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 			return
 		}
 		w.pending = append(w.pending, sp)
+		if d.Type == derive.TypeClosed {
+			w.noteClose(sp)
+		}
 	}
 	// The stored lines are read in place (no full parse: the engine reads
 	// a few members, and copies what it keeps); every map keyed by a
@@ -442,6 +460,7 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", index, err)
 		}
+		w.cause = in
 		if err := w.eng.Apply(in, emit); err != nil {
 			return err
 		}
@@ -459,6 +478,7 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 		}
 		return nil
 	})
+	w.cause = nil // it aliases the lines read
 	// The previous step's spans must be stored before this step's are
 	// appended (log order), and the state saved covers both.
 	if serr := w.settle(); err == nil {
@@ -496,6 +516,7 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 func (w *Worker) failStep(err error) error {
 	_ = w.settle() // nothing in flight survives the reset
 	w.pending = w.pending[:0]
+	w.closes = w.closes[:0]
 	w.records = nil
 	clear(w.rates)
 	w.own, w.ownHead = w.own[:0], 0
@@ -509,6 +530,7 @@ func (w *Worker) failStep(err error) error {
 type flushResult struct {
 	records              []shedRecord
 	spans                []*span.Span
+	closes               []pendingClose
 	recordOuts, spanOuts []ledger.Outcome
 	cursor               uint64 // the step's end: applied, and its spans stored once this settles
 	err                  error
@@ -525,8 +547,8 @@ func (w *Worker) launch(ctx context.Context, cursor uint64) bool {
 		return false
 	}
 	ctx = context.WithoutCancel(ctx)
-	r := flushResult{records: w.records, spans: w.pending, cursor: cursor}
-	w.records, w.pending = nil, w.spare[:0]
+	r := flushResult{records: w.records, spans: w.pending, closes: w.closes, cursor: cursor}
+	w.records, w.pending, w.closes = nil, w.spare[:0], nil
 	w.spare = nil
 	ch := make(chan flushResult, 1)
 	w.inflight = ch
@@ -581,6 +603,7 @@ func (w *Worker) settle() error {
 		case o.Err == nil:
 			added++
 			w.appended(o)
+			w.countDerived(r.spans[i].Tenant)
 		case errors.Is(o.Err, ledger.ErrConflict):
 			// Stored with other content: derived before a restart under
 			// another policy. The stored span stands; replay --verify
@@ -591,7 +614,20 @@ func (w *Worker) settle() error {
 			return fmt.Errorf("append derived span %s: %w", r.spans[i].ID, o.Err)
 		}
 	}
+	w.countDerived("")
+	stored := w.cfg.Now()
 	w.mu.Lock()
+	for _, c := range r.closes {
+		if o := r.spanOuts[c.index]; o.Err == nil && !o.Result.Duplicate {
+			d := max(stored.Sub(c.received), 0)
+			w.status.CloseLatency.observe(d)
+			t := r.spans[c.index].Tenant
+			if _, ok := w.lastClose[t]; !ok {
+				t = strings.Clone(t) // not the span's memory
+			}
+			w.lastClose[t] = d
+		}
+	}
 	w.status.Derived += added
 	w.status.Shed += shed
 	w.status.Duplicates += dups

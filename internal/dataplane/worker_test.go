@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,8 +173,10 @@ func TestWorkerDerivesLikeOffline(t *testing.T) {
 	appendAll(t, s, spans)
 	prog := defaultProgram(t)
 	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)}
+	usage := map[string]uint64{} // written by the worker's goroutine, read once it stopped
 	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
-		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: time.Hour, Chunk: 500})
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: time.Hour, Chunk: 500,
+		Derived: func(tenant string, n uint64) { usage[strings.Clone(tenant)] += n }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +188,9 @@ func TestWorkerDerivesLikeOffline(t *testing.T) {
 	}
 	if st.Derived != int64(len(want)) || st.Duplicates != 0 || st.Conflicts != 0 || st.Clocks != 0 {
 		t.Errorf("status %+v", st)
+	}
+	if tenant := spans[0].Tenant; len(usage) != 1 || usage[tenant] != uint64(st.Derived) {
+		t.Errorf("derived spans counted for usage %v, want %s: %d", usage, tenant, st.Derived)
 	}
 	// It read back none of its own spans (it knew their indexes), and
 	// still counted every entry once, as a replay does.
@@ -323,4 +329,71 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestCloseLatency: every trajectory_closed span the worker stores is
+// timed from its cause's received_at to when it was stored, by the
+// worker's clock; duplicates (derived again after a restart) are not.
+func TestCloseLatency(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	spans := corpusSpans(t, 2000)
+	appendAll(t, s, spans)
+	prog := defaultProgram(t)
+	// Every entry was received before now; the worker's clock says the
+	// closes are stored 2 s later than that at least.
+	clock := &fixedClock{t: time.Now().Add(2 * time.Second)}
+	cfg := Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: time.Hour, Chunk: 300}
+	w, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := runUntil(t, w, s, func(Status) bool { return true })
+	closed := 0
+	if err := s.Read(context.Background(), 0, s.Size(), func(e *span.Entry) error {
+		if e.EntityType == derive.TypeClosed {
+			closed++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if closed == 0 {
+		t.Fatal("no trajectory closed: the test needs closes")
+	}
+	h := st.CloseLatency
+	if h.Count != uint64(closed) {
+		t.Fatalf("%d close latencies, %d trajectory_closed spans stored", h.Count, closed)
+	}
+	// 2 s ≤ each ≤ 2 s + how long the appends took: buckets (1, 2.5]
+	// and (2.5, 5].
+	bounds := CloseLatencyBounds()
+	var sum uint64
+	for i, n := range h.Counts {
+		if n > 0 && (i == 0 || bounds[i-1] < 1 || bounds[i-1] >= 5) {
+			t.Errorf("%d latencies in the bucket ending at %v, want all in (1, 5]", n, bounds[min(i, len(bounds)-1)])
+		}
+		sum += n
+	}
+	if sum != h.Count || h.Sum < 2*float64(h.Count) {
+		t.Errorf("histogram %+v", h)
+	}
+	if d, ok := w.LastCloseLatency(spans[0].Tenant); !ok || d < 2*time.Second {
+		t.Errorf("LastCloseLatency = %v, %v; want ≥ 2s", d, ok)
+	}
+
+	// Derived again from the start: all duplicates, none timed.
+	if err := os.Remove(cfg.StatePath); err != nil {
+		t.Fatal(err)
+	}
+	w, err = Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = runUntil(t, w, s, func(Status) bool { return true })
+	if st.Duplicates == 0 || st.CloseLatency.Count != 0 {
+		t.Errorf("after a restart from scratch: %d duplicates, %d close latencies (want some, 0)", st.Duplicates, st.CloseLatency.Count)
+	}
 }

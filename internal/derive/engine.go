@@ -65,6 +65,10 @@ type Input struct {
 	Confirmed  bool        // confirmed_by has at least one element
 	Signed     bool        // carries a verified client signature
 	Fields     eval.Fields // what key fields, exceptions and close rules read
+	// ReceivedAt is a stored entry's received_at as written ("" for
+	// spans not read from the ledger): the data plane measures how long
+	// a close took from it. Derivation never reads it.
+	ReceivedAt string
 }
 
 // Policy is what one tenant derives with, from its program and flags.

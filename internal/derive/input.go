@@ -96,6 +96,11 @@ func (p *LineParser) Parse(line []byte) (*Input, error) {
 				confirmed, seen = obj.Value(i), seen|1024
 			}
 			continue
+		case `"received_at"`:
+			if !p.Stored {
+				continue
+			}
+			dst, bit = &in.ReceivedAt, 2048
 		case `"signature"`:
 			if p.Stored {
 				in.Signed = true

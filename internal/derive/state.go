@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -174,6 +175,20 @@ type TenantStats struct {
 	P95        int
 	P99        int
 	Threshold  int // the score a trajectory closing now would need to be a candidate; -1 while too few samples
+	// Target is the tenant's quality_meter percentile_target (96 for
+	// "p96"; 0 without a policy) and PTarget the quantile of the scores
+	// there (-1 when none): quality.p<Target>.current.
+	Target  float64
+	PTarget int
+}
+
+// TargetName is the v8 name of the quantile at the tenant's percentile
+// target, "quality.p96.current" for p96; "" without one.
+func (s TenantStats) TargetName() string {
+	if s.Target <= 0 {
+		return ""
+	}
+	return "quality.p" + strconv.FormatFloat(s.Target, 'f', -1, 64) + ".current"
 }
 
 // Figure is the figure of that v8 name (ir.MetricNames but the
@@ -181,6 +196,9 @@ type TenantStats struct {
 // and the threshold are -1 and false until there are scores enough, the
 // candidate share false until a trajectory closed.
 func (s TenantStats) Figure(name string) (float64, bool) {
+	if name != "" && name == s.TargetName() {
+		return float64(s.PTarget), s.PTarget >= 0
+	}
 	switch name {
 	case "trajectory.active":
 		return float64(s.Open), true
@@ -218,6 +236,9 @@ func (e *Engine) TenantStats(tenant string) (TenantStats, bool) {
 	if p := e.policy(tenant); p != nil {
 		if th, ok := t.meter.threshold(p.Meter); ok {
 			s.Threshold = th
+		}
+		if p.Meter.PercentileTarget > 0 {
+			s.Target, s.PTarget = p.Meter.PercentileTarget, t.meter.quantile(p.Meter.PercentileTarget/100)
 		}
 	}
 	return s, true

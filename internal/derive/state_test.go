@@ -3,6 +3,7 @@ package derive
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -90,4 +91,40 @@ func zeros(n int) string {
 		b.WriteByte('0')
 	}
 	return b.String()
+}
+
+// TestTargetFigure: the quantile at a tenant's percentile target has the
+// v8 name quality.p<target>.current.
+func TestTargetFigure(t *testing.T) {
+	tests := []struct {
+		stats   TenantStats
+		name    string
+		value   float64
+		present bool
+	}{
+		{TenantStats{Target: 96, PTarget: 81}, "quality.p96.current", 81, true},
+		{TenantStats{Target: 99.5, PTarget: 90}, "quality.p99.5.current", 90, true},
+		{TenantStats{Target: 96, PTarget: -1}, "quality.p96.current", -1, false},
+		{TenantStats{P95: 70}, "", 0, false},
+	}
+	for _, tc := range tests {
+		if got := tc.stats.TargetName(); got != tc.name {
+			t.Errorf("%+v: TargetName = %q, want %q", tc.stats, got, tc.name)
+		}
+		if v, ok := tc.stats.Figure(tc.name); v != tc.value || ok != tc.present {
+			t.Errorf("%+v: Figure(%q) = %v, %v; want %v, %v", tc.stats, tc.name, v, ok, tc.value, tc.present)
+		}
+	}
+	// Through the engine: a tenant with scores, under the default p96.
+	p := defaultPolicy()
+	e := New(func(string) *Policy { return p })
+	for i := range 10 {
+		if err := e.Apply(in(fmt.Sprintf("s%d", i), fmt.Sprintf("k%d", i), time.Duration(i)*7*time.Hour), func(*Derived) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts, _ := e.TenantStats("t")
+	if v, ok := ts.Figure("quality.p96.current"); !ok || v != float64(ts.P99) {
+		t.Errorf("quality.p96.current = %v, %v over %d scores (p99 %d)", v, ok, ts.Scores, ts.P99)
+	}
 }

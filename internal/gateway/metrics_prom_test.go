@@ -60,6 +60,7 @@ func newMetricsEnv(t testing.TB, mod func(*Config)) (*env, *metrics.Registry) {
 	if err := reg.RegisterDataPlane(func() metrics.DataPlaneFigures {
 		f := metrics.DataPlaneFigures{Cursor: 3, Head: 5, Derived: 7, Open: 2, Closed: map[string]int64{"timeout": 4}, Candidates: 1}
 		f.Scores[28], f.Scores[61] = 3, 1
+		f.CloseLatencyBounds, f.CloseLatencyCounts, f.CloseLatencySum = []float64{0.1, 1}, []uint64{2, 1, 1}, 7.5
 		return f
 	}); err != nil {
 		t.Fatal(err)
@@ -203,6 +204,9 @@ func TestMetricsScrape(t *testing.T) {
 	// timed once per Store.Append call (2 single ones, 1 or 2 for NDJSON).
 	if n, sum, _ := series(mfs, "logline_ledger_batch_spans", nil); n < 1 || sum != 4 {
 		t.Errorf("batch_spans: %v batches holding %v spans, want ≥ 1 holding 4", n, sum)
+	}
+	if n, sum, _ := series(mfs, "logline_trajectories_close_latency_seconds", nil); n != 4 || sum != 7.5 {
+		t.Errorf("close_latency_seconds: %v observations summing %vs, want 4 summing 7.5s", n, sum)
 	}
 	if n, sum, _ := series(mfs, "logline_ledger_append_duration_seconds", nil); n < 3 || n > 4 || sum <= 0 {
 		t.Errorf("append_duration_seconds: %v observations summing %vs, want 3 or 4 and a positive time", n, sum)

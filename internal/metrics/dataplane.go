@@ -22,6 +22,13 @@ type DataPlaneFigures struct {
 	Closed     map[string]int64
 	Scores     [101]int64 // scores given, by value
 	Candidates int64
+	// CloseLatency is how long trajectory closes took to be stored after
+	// the ledger received their cause: counts per bucket (not
+	// cumulative) of the upper bounds CloseLatencyBounds (seconds), the
+	// last bucket over every bound; sum in seconds.
+	CloseLatencyBounds []float64
+	CloseLatencyCounts []uint64
+	CloseLatencySum    float64
 }
 
 // dataPlane is the collector reading DataPlaneFigures at every scrape:
@@ -35,12 +42,13 @@ type DataPlaneFigures struct {
 //	logline_dataplane_shed_spans_total       counter  derived spans shed (derived_events_perf)
 //	logline_trajectories_active              gauge    trajectories open (v8 trajectory.active)
 //	logline_trajectories_closed_total        counter  by reason (v8 trajectory.closed_total)
+//	logline_trajectories_close_latency_seconds histogram cause received → close stored (v8 trajectory.close_latency_ms)
 //	logline_quality_score                    histogram of the scores given, 0–100 (v8 quality.score_count, pXX)
 //	logline_quality_candidates_total         counter  diamond candidates (v8 quality.candidates_total)
 type dataPlane struct {
 	read                                                         func() DataPlaneFigures
 	backlog, cursor, derived, dups, conflicts, clocks, shed, act *prometheus.Desc
-	closed, score, candidates                                    *prometheus.Desc
+	closed, closeLatency, score, candidates                      *prometheus.Desc
 }
 
 func newDataPlane(read func() DataPlaneFigures) *dataPlane {
@@ -48,23 +56,25 @@ func newDataPlane(read func() DataPlaneFigures) *dataPlane {
 		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, sub, name), help, labels, nil)
 	}
 	return &dataPlane{
-		read:       read,
-		backlog:    d("dataplane", "backlog_entries", "Entries appended but not yet applied by the data plane (its derivation queue)."),
-		cursor:     d("dataplane", "cursor", "The next log index the data plane applies."),
-		derived:    d("dataplane", "derived_spans_total", "Derived spans the data plane appended."),
-		dups:       d("dataplane", "duplicate_spans_total", "Derived spans the data plane found already stored (re-derived after a restart)."),
-		conflicts:  d("dataplane", "conflict_spans_total", "Derived spans already stored with other content (a policy changed across a restart)."),
-		clocks:     d("dataplane", "clock_spans_total", "Clock spans appended for idle tenants with trajectories past their deadline."),
-		shed:       d("dataplane", "shed_spans_total", "Derived spans shed under policy derived_events_perf (shed_derived)."),
-		act:        d("trajectories", "active", "Trajectories open, all tenants."),
-		closed:     d("trajectories", "closed_total", "Trajectories closed, by reason.", "reason"),
+		read:      read,
+		backlog:   d("dataplane", "backlog_entries", "Entries appended but not yet applied by the data plane (its derivation queue)."),
+		cursor:    d("dataplane", "cursor", "The next log index the data plane applies."),
+		derived:   d("dataplane", "derived_spans_total", "Derived spans the data plane appended."),
+		dups:      d("dataplane", "duplicate_spans_total", "Derived spans the data plane found already stored (re-derived after a restart)."),
+		conflicts: d("dataplane", "conflict_spans_total", "Derived spans already stored with other content (a policy changed across a restart)."),
+		clocks:    d("dataplane", "clock_spans_total", "Clock spans appended for idle tenants with trajectories past their deadline."),
+		shed:      d("dataplane", "shed_spans_total", "Derived spans shed under policy derived_events_perf (shed_derived)."),
+		act:       d("trajectories", "active", "Trajectories open, all tenants."),
+		closed:    d("trajectories", "closed_total", "Trajectories closed, by reason.", "reason"),
+		closeLatency: d("trajectories", "close_latency_seconds",
+			"How long trajectory closes took to be stored after the ledger received the entry that closed them."),
 		score:      d("quality", "score", "Quality scores given to closed trajectories (0–100)."),
 		candidates: d("quality", "candidates_total", "Diamond candidates flagged."),
 	}
 }
 
 func (c *dataPlane) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.backlog, c.cursor, c.derived, c.dups, c.conflicts, c.clocks, c.shed, c.act, c.closed, c.score, c.candidates} {
+	for _, d := range []*prometheus.Desc{c.backlog, c.cursor, c.derived, c.dups, c.conflicts, c.clocks, c.shed, c.act, c.closed, c.closeLatency, c.score, c.candidates} {
 		ch <- d
 	}
 }
@@ -107,6 +117,7 @@ func (c *dataPlane) Collect(ch chan<- prometheus.Metric) {
 	}) {
 		counter(c.closed, float64(f.Closed[r]), r)
 	}
+	c.collectCloseLatency(ch, f)
 	buckets := map[float64]uint64{}
 	var count uint64
 	var sum float64
@@ -124,6 +135,22 @@ func (c *dataPlane) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstHistogram(c.score, count, sum, buckets)
 	counter(c.candidates, float64(f.Candidates))
+}
+
+// collectCloseLatency sends the close latency histogram; none when the
+// figures have no buckets.
+func (c *dataPlane) collectCloseLatency(ch chan<- prometheus.Metric, f DataPlaneFigures) {
+	if len(f.CloseLatencyBounds) == 0 || len(f.CloseLatencyCounts) != len(f.CloseLatencyBounds)+1 {
+		return
+	}
+	buckets := make(map[float64]uint64, len(f.CloseLatencyBounds))
+	var cum uint64
+	for i, b := range f.CloseLatencyBounds {
+		cum += f.CloseLatencyCounts[i]
+		buckets[b] = cum
+	}
+	cum += f.CloseLatencyCounts[len(f.CloseLatencyBounds)]
+	ch <- prometheus.MustNewConstHistogram(c.closeLatency, cum, f.CloseLatencySum, buckets)
 }
 
 // RegisterDataPlane exposes the data plane's figures, read at every
