@@ -366,12 +366,16 @@ func appendErrorLine(b []byte, p *Problem) []byte {
 	return append(b, "}\n"...)
 }
 
-// ndSummary is the last line of an NDJSON ingest response.
+// ndSummary is the last line of an NDJSON ingest response. Refused
+// counts the rejected lines the server refused under load (the data
+// plane's backpressure: too_many_requests with retry_after_ms); they are
+// among Rejected.
 type ndSummary struct {
 	Lines      int      `json:"lines"`
 	Accepted   int      `json:"accepted"`
 	Duplicates int      `json:"duplicates"`
 	Rejected   int      `json:"rejected"`
+	Refused    int      `json:"refused,omitempty"`
 	Error      *Problem `json:"error,omitempty"`
 }
 
@@ -391,6 +395,13 @@ type ndItem struct {
 // with one Store.Append call and writes its result lines, in input order,
 // as soon as the batch is durable. Channels between the stages are
 // bounded, so a slow store or a slow client pushes back on the reader.
+//
+// An append refused under load (ledger.ErrOverloaded: nothing of its
+// batch stored) ends the ingest. If nothing was answered yet — so
+// nothing of the request was stored — the answer is a plain 429 problem
+// with Retry-After, and the client retries the whole body; otherwise the
+// batch's lines get that 429 as their result, counted in the summary's
+// refused, and the summary carries it as its error.
 func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestParams) {
 	s.begin()
 	defer s.end()
@@ -424,6 +435,8 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 
 	var sum ndSummary
 	var out []byte
+	wrote := false       // a chunk of the answer went out: the status is 200
+	var refused *Problem // an overload before anything was answered: the whole answer
 	rcpt := s.receipts(r, p)
 	rcpt.ndjson = true
 	// stop ends the pipeline early; the read deadline unblocks a reader
@@ -465,6 +478,15 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 		var fatal *Problem
 		if err != nil {
 			fatal = s.problemFor(ctx, err)
+			overloaded := errors.Is(err, ledger.ErrOverloaded)
+			if overloaded && !wrote {
+				refused = fatal
+				stop()
+				continue
+			}
+			if overloaded {
+				sum.Refused += len(spans)
+			}
 			sum.Error = fatal
 		}
 		k := 0
@@ -494,6 +516,7 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 				out = appendErrorLine(out, prob)
 			}
 		}
+		wrote = true
 		if !s.writeChunk(w, rc, out) {
 			stop()
 			continue
@@ -506,6 +529,13 @@ func (s *Server) ingestNDJSON(w http.ResponseWriter, r *http.Request, p ingestPa
 	wg.Wait()
 	if stopped || readErr != nil {
 		closeAfterReply(w)
+	}
+	if refused != nil {
+		// Nothing was stored: one problem for the whole request.
+		writeProblem(w, refused)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway: NDJSON ingest refused under load",
+			slog.String("code", refused.Code), slog.Duration("retry_after", refused.RetryAfter))
+		return
 	}
 
 	if sum.Error == nil && readErr != nil {

@@ -183,13 +183,7 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 	case errors.Is(err, ledger.ErrClosed):
 		return newProblem(codeUnavailable, unavailableDetail)
 	case errors.Is(err, ledger.ErrOverloaded):
-		p := newProblem(codeTooManyRequests, err.Error())
-		var oe *ledger.OverloadError
-		if errors.As(err, &oe) && oe.RetryAfter > 0 {
-			p.RetryAfter = oe.RetryAfter
-			p.RetryAfterMS = oe.RetryAfter.Milliseconds()
-		}
-		return p
+		return overloadProblem(err)
 	case errors.Is(err, errShuttingDown):
 		return newProblem(codeUnavailable, shuttingDownDetail)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
@@ -198,6 +192,28 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 	}
 	s.log.ErrorContext(ctx, "gateway: internal error", "err", err)
 	return newProblem(codeInternal, internalErrorDetail)
+}
+
+// overloadProblem turns a wrapped ledger.ErrOverloaded into a 429 with
+// Retry-After (a second when the error does not say). Its detail is the
+// OverloadError's Reason alone, not err.Error(): that adds "; retry in …"
+// to a reason which, from the data plane, already ends with it
+// (dataplane.OverloadError's text), and Retry-After and retry_after_ms
+// say it anyway.
+func overloadProblem(err error) *Problem {
+	detail, retry := "the server is overloaded; retry later", time.Second
+	var oe *ledger.OverloadError
+	if errors.As(err, &oe) {
+		if oe.Reason != "" {
+			detail = oe.Reason
+		}
+		if oe.RetryAfter > 0 {
+			retry = oe.RetryAfter
+		}
+	}
+	p := newProblem(codeTooManyRequests, detail)
+	p.RetryAfter, p.RetryAfterMS = retry, retry.Milliseconds()
+	return p
 }
 
 // conflictProblem turns a wrapped ledger.ErrConflict into a 409 whose detail

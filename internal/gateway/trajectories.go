@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,16 +22,26 @@ import (
 // one indexed query (all of its pages); the closed, quality and
 // candidate spans carry the `this` of the span that opened the
 // trajectory, as does its first edge, so GET /trajectories?this= is one
-// indexed query too. Only spans written by the data plane (who
+// indexed query too, plus one GET /trajectories/{id} read for each
+// trajectory of its page. Only spans written by the data plane (who
 // derive.Who) are read: a client's span that merely looks derived is
 // ignored.
 
-// Page sizes of the trajectory routes.
+// Page sizes of the trajectory routes. A page of GET /trajectories
+// carries, for each trajectory, at most span_limit of its edges
+// (defaultListEdges, at most maxListEdges), and limit × span_limit may
+// not exceed maxListEdgesTotal: one answer holds at most that many edges
+// (about 110 bytes of JSON each), whatever the thing's history. The
+// defaults fit with any limit, so a request valid before span_limit
+// existed still is.
 const (
 	defaultTrajectoryEdges = 1000
 	maxTrajectoryEdges     = 10000
 	defaultTrajectoryList  = 100
 	maxTrajectoryList      = 1000
+	defaultListEdges       = 100
+	maxListEdges           = 1000
+	maxListEdgesTotal      = maxTrajectoryList * defaultListEdges
 )
 
 // Trajectory states.
@@ -39,20 +50,24 @@ const (
 	stateClosed = "closed"
 )
 
-// trajectoryView is the answer of GET /trajectories/{id}.
+// trajectoryView is the answer of GET /trajectories/{id}, and the
+// trajectory member of each entry of GET /trajectories?this=.
+// SpansTruncated says that edges follow those in Spans (NextCursor reads
+// them): Spans is never cut silently.
 type trajectoryView struct {
-	ID         string          `json:"trajectory_id"`
-	This       string          `json:"this"`
-	State      string          `json:"state"`
-	Reason     string          `json:"reason,omitempty"`
-	Spans      []edgeView      `json:"spans"`
-	SpanCount  int             `json:"span_count"`
-	Score      *int            `json:"score,omitempty"`
-	Components *componentsView `json:"components,omitempty"`
-	Candidate  *candidateView  `json:"candidate,omitempty"`
-	FirstWhen  string          `json:"first_when,omitempty"`
-	LastWhen   string          `json:"last_when,omitempty"`
-	NextCursor string          `json:"next_cursor,omitempty"`
+	ID             string          `json:"trajectory_id"`
+	This           string          `json:"this"`
+	State          string          `json:"state"`
+	Reason         string          `json:"reason,omitempty"`
+	Spans          []edgeView      `json:"spans"`
+	SpanCount      int             `json:"span_count"`
+	SpansTruncated bool            `json:"spans_truncated,omitempty"`
+	Score          *int            `json:"score,omitempty"`
+	Components     *componentsView `json:"components,omitempty"`
+	Candidate      *candidateView  `json:"candidate,omitempty"`
+	FirstWhen      string          `json:"first_when,omitempty"`
+	LastWhen       string          `json:"last_when,omitempty"`
+	NextCursor     string          `json:"next_cursor,omitempty"`
 }
 
 // edgeView is one linked span of a trajectory: its position, the span
@@ -76,16 +91,21 @@ type candidateView struct {
 	Threshold int `json:"threshold"`
 }
 
-// trajectorySummary is one trajectory of GET /trajectories?this=.
+// trajectorySummary is one trajectory of GET /trajectories?this=: the
+// summary members it always had (from the spans about this), and
+// Trajectory, what GET /trajectories/{id}?limit=<span_limit> answers for
+// it. The trajectory is nested, not merged, because two members would
+// clash: the summary's candidate is a flag, the trajectory's an object.
 type trajectorySummary struct {
-	ID        string `json:"trajectory_id"`
-	State     string `json:"state"`
-	Reason    string `json:"reason,omitempty"`
-	SpanCount int    `json:"span_count"`
-	Score     *int   `json:"score,omitempty"`
-	Candidate bool   `json:"candidate,omitempty"`
-	FirstWhen string `json:"first_when,omitempty"`
-	LastWhen  string `json:"last_when,omitempty"`
+	ID         string          `json:"trajectory_id"`
+	State      string          `json:"state"`
+	Reason     string          `json:"reason,omitempty"`
+	SpanCount  int             `json:"span_count"`
+	Score      *int            `json:"score,omitempty"`
+	Candidate  bool            `json:"candidate,omitempty"`
+	FirstWhen  string          `json:"first_when,omitempty"`
+	LastWhen   string          `json:"last_when,omitempty"`
+	Trajectory *trajectoryView `json:"trajectory"`
 
 	opened uint64   // log index of its first edge: the listing's order and cursor
 	span   timeSpan // of the edges seen
@@ -186,14 +206,14 @@ func trajectoryTenant(ctx context.Context, p params) (string, error) {
 	return scopeTenant(ctx, tenant)
 }
 
-// pageLimit reads the limit parameter: def when absent, 1..max.
-func pageLimit(p params, def, max uint64) (int, error) {
-	n, err := p.uint("limit", def)
+// pageLimit reads the page size parameter name: def when absent, 1..max.
+func pageLimit(p params, name string, def, max uint64) (int, error) {
+	n, err := p.uint(name, def)
 	if err != nil {
 		return 0, err
 	}
 	if n < 1 || n > max {
-		return 0, paramProblem(codeInvalidParameter, "limit", "limit must be between 1 and "+strconv.FormatUint(max, 10))
+		return 0, paramProblem(codeInvalidParameter, name, name+" must be between 1 and "+strconv.FormatUint(max, 10))
 	}
 	return int(n), nil
 }
@@ -221,7 +241,7 @@ func (s *Server) handleTrajectory(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, paramProblem(codeInvalidParameter, "id", "a trajectory id is t_ followed by 32 lowercase hex digits, got "+strconv.Quote(clip(id, 64))))
 		return
 	}
-	limit, err := pageLimit(p, defaultTrajectoryEdges, maxTrajectoryEdges)
+	limit, err := pageLimit(p, "limit", defaultTrajectoryEdges, maxTrajectoryEdges)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -304,6 +324,7 @@ func (s *Server) readTrajectory(ctx context.Context, tenant, id string, after, l
 	}
 	tv.FirstWhen, tv.LastWhen = times.firstText, times.lastText
 	if more {
+		tv.SpansTruncated = true
 		tv.NextCursor = strconv.Itoa(tv.Spans[len(tv.Spans)-1].Position)
 	}
 	return tv, nil
@@ -311,7 +332,9 @@ func (s *Server) readTrajectory(ctx context.Context, tenant, id string, after, l
 
 // handleTrajectories serves GET /trajectories?this=: the trajectories
 // opened by a span about this, newest (latest opened) first, one page
-// (limit, cursor), optionally only the open or the closed ones.
+// (limit, cursor), optionally only the open or the closed ones; each
+// with its summary and, as trajectory, its GET /trajectories/{id}
+// answer holding its first span_limit edges.
 func (s *Server) handleTrajectories(w http.ResponseWriter, r *http.Request) {
 	p, err := parseParams(r.URL.RawQuery)
 	if err != nil {
@@ -346,9 +369,19 @@ func (s *Server) handleTrajectories(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, paramProblem(codeInvalidParameter, "state", "state must be open or closed, got "+strconv.Quote(clip(state, 64))))
 		return
 	}
-	limit, err := pageLimit(p, defaultTrajectoryList, maxTrajectoryList)
+	limit, err := pageLimit(p, "limit", defaultTrajectoryList, maxTrajectoryList)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	spanLimit, err := pageLimit(p, "span_limit", defaultListEdges, maxListEdges)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if limit*spanLimit > maxListEdgesTotal {
+		writeProblem(w, paramProblem(codeInvalidParameter, "span_limit", fmt.Sprintf(
+			"limit × span_limit must be at most %d (one answer's edges), got %d × %d", maxListEdgesTotal, limit, spanLimit)))
 		return
 	}
 	before := uint64(1<<64 - 1)
@@ -379,6 +412,19 @@ func (s *Server) handleTrajectories(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		out.Trajectories = append(out.Trajectories, ts)
+	}
+	for _, ts := range out.Trajectories {
+		// Read after the listing: a trajectory that grew or closed
+		// meanwhile shows its newer state here.
+		tv, err := s.readTrajectory(r.Context(), tenant, ts.ID, 0, spanLimit)
+		if err == nil && tv == nil {
+			err = fmt.Errorf("trajectory %s listed but not found by its id", ts.ID)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ts.Trajectory = tv
 	}
 	s.writeJSON(w, r, out)
 }

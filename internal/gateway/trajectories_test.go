@@ -395,6 +395,13 @@ func TestTrajectoryRoutes(t *testing.T) {
 						if page.Trajectories == nil {
 							t.Fatalf("trajectories is not an array: %s", body)
 						}
+						for i := range page.Trajectories {
+							// TestTrajectoryListEntries checks it.
+							if page.Trajectories[i].Trajectory == nil {
+								t.Fatalf("an entry without its trajectory: %s", body)
+							}
+							page.Trajectories[i].Trajectory = nil
+						}
 						got = append(got, page.Trajectories...)
 						if page.NextCursor == "" {
 							break
@@ -432,6 +439,11 @@ func TestTrajectoryRoutes(t *testing.T) {
 			{"/trajectories?tenant=" + corpusTenant + "&this=x&this=y", codeInvalidParameter, "this", 400},
 			{"/trajectories?tenant=" + corpusTenant + "&this=x&state=done", codeInvalidParameter, "state", 400},
 			{"/trajectories?tenant=" + corpusTenant + "&this=x&limit=1001", codeInvalidParameter, "limit", 400},
+			{"/trajectories?tenant=" + corpusTenant + "&this=x&span_limit=0", codeInvalidParameter, "span_limit", 400},
+			{"/trajectories?tenant=" + corpusTenant + "&this=x&span_limit=1001", codeInvalidParameter, "span_limit", 400},
+			{"/trajectories?tenant=" + corpusTenant + "&this=x&span_limit=x", codeInvalidParameter, "span_limit", 400},
+			{"/trajectories?tenant=" + corpusTenant + "&this=x&limit=1000&span_limit=101", codeInvalidParameter, "span_limit", 400},
+			{"/trajectories?tenant=" + corpusTenant + "&this=x&limit=101&span_limit=1000", codeInvalidParameter, "span_limit", 400},
 			{"/trajectories?tenant=" + corpusTenant + "&this=x&cursor=-1", codeBadCursor, "cursor", 400},
 		} {
 			resp, body := c.get(tc.path, nil)
@@ -449,6 +461,137 @@ func TestTrajectoryRoutes(t *testing.T) {
 			t.Errorf("a thing without trajectories: %d %s", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestTrajectoryListEntries: each entry of GET /trajectories?this=
+// carries, as trajectory, the very answer of GET /trajectories/{id} with
+// limit=span_limit (the same bytes) beside its summary members; a
+// trajectory longer than span_limit has its edges cut there and says so
+// (spans_truncated, next_cursor, span_count of all of them); limit ×
+// span_limit is bounded, with defaults that fit any limit.
+func TestTrajectoryListEntries(t *testing.T) {
+	c := newCorpusLedger(t, nil)
+	var closed, open, candidate, long, longest *trajectoryView
+	for _, de := range c.derived {
+		if de.d.Type != derive.TypeEdge || de.d.Position != 1 {
+			continue
+		}
+		tv := c.want[de.d.TrajectoryID]
+		switch {
+		case tv.Candidate != nil && candidate == nil:
+			candidate = tv
+		case tv.State == stateClosed && tv.Candidate == nil && closed == nil:
+			closed = tv
+		case tv.State == stateOpen:
+			open = tv // the last opened
+		}
+		if len(tv.Spans) >= 5 && long == nil {
+			long = tv
+		}
+		if longest == nil || len(tv.Spans) > len(longest.Spans) {
+			longest = tv
+		}
+	}
+	if closed == nil || open == nil || candidate == nil || long == nil {
+		t.Fatal("the corpus lacks a closed, an open, a candidate or a 5-edge trajectory")
+	}
+	for _, tc := range []struct {
+		name      string
+		want      *trajectoryView
+		limit     int // of trajectories; 0: absent
+		spanLimit int // 0: absent (the default)
+	}{
+		{"closed", closed, 1000, 0},
+		{"open", open, 1000, 0},
+		{"candidate", candidate, 1000, 0},
+		{"longest, default span_limit", longest, 0, 0},
+		{"cut at span_limit", long, 1000, 2},
+		{"one edge", long, 1000, 1},
+		{"span_limit 1000 with limit 100", longest, 100, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spanLimit := cmp.Or(tc.spanLimit, defaultListEdges)
+			q := url.Values{"tenant": {corpusTenant}, "this": {tc.want.This}}
+			if tc.limit != 0 {
+				q.Set("limit", strconv.Itoa(tc.limit))
+			}
+			if tc.spanLimit != 0 {
+				q.Set("span_limit", strconv.Itoa(tc.spanLimit))
+			}
+			type listEntry struct {
+				trajectorySummary
+				Raw json.RawMessage `json:"trajectory"` // shadows the summary's
+			}
+			var entry listEntry
+			found := false
+			for pages := 0; !found; pages++ {
+				if pages > len(c.opened(tc.want.This)) {
+					t.Fatalf("%s is not listed for %s", tc.want.ID, tc.want.This)
+				}
+				resp, body := c.get("/trajectories?"+q.Encode(), nil)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("list: %d %s", resp.StatusCode, body)
+				}
+				var page struct {
+					Trajectories []json.RawMessage `json:"trajectories"`
+					NextCursor   string            `json:"next_cursor"`
+				}
+				if err := json.Unmarshal(body, &page); err != nil {
+					t.Fatal(err)
+				}
+				for _, raw := range page.Trajectories {
+					var e listEntry
+					if err := json.Unmarshal(raw, &e); err != nil {
+						t.Fatal(err)
+					}
+					if e.ID == tc.want.ID {
+						entry, found = e, true
+						break
+					}
+				}
+				q.Set("cursor", page.NextCursor)
+			}
+
+			// The same bytes as GET /trajectories/{id}.
+			resp, body := c.get("/trajectories/"+tc.want.ID+"?tenant="+corpusTenant+"&limit="+strconv.Itoa(spanLimit), nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /trajectories/%s: %d %s", tc.want.ID, resp.StatusCode, body)
+			}
+			if got, want := string(entry.Raw), strings.TrimSuffix(string(body), "\n"); got != want {
+				t.Errorf("list entry's trajectory\n got %s\nwant %s (GET /trajectories/{id})", got, want)
+			}
+
+			// The bound, said.
+			var got trajectoryView
+			if err := json.Unmarshal(entry.Raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			cut := len(tc.want.Spans) > spanLimit
+			want := *tc.want
+			want.Spans = want.Spans[:min(len(want.Spans), spanLimit)]
+			if cut {
+				want.SpansTruncated = true
+				want.NextCursor = strconv.Itoa(want.Spans[len(want.Spans)-1].Position)
+			}
+			if !reflect.DeepEqual(&got, &want) {
+				gb, _ := json.Marshal(got)
+				wb, _ := json.Marshal(want)
+				t.Errorf("trajectory (span_limit %d):\n got %s\nwant %s", spanLimit, gb, wb)
+			}
+			if cut && (!got.SpansTruncated || got.SpanCount <= len(got.Spans) || got.NextCursor == "") {
+				t.Errorf("%d of %d edges: spans_truncated %v, span_count %d, next_cursor %q: the cut must be said", len(got.Spans), len(tc.want.Spans), got.SpansTruncated, got.SpanCount, got.NextCursor)
+			}
+
+			// The summary members are what they were.
+			sum := entry.trajectorySummary
+			sum.Trajectory = nil
+			wantSum := trajectorySummary{ID: tc.want.ID, State: tc.want.State, Reason: tc.want.Reason, SpanCount: tc.want.SpanCount, Score: tc.want.Score,
+				Candidate: tc.want.Candidate != nil, FirstWhen: tc.want.FirstWhen, LastWhen: tc.want.LastWhen}
+			if !reflect.DeepEqual(sum, wantSum) {
+				t.Errorf("summary %+v, want %+v", sum, wantSum)
+			}
+		})
+	}
 }
 
 // TestTrajectoriesIgnoreLookalikes: spans that look derived
@@ -540,6 +683,8 @@ func TestOpenAPIDescribesDataPlaneAnswers(t *testing.T) {
 		{"GET", "/trajectories/{id}", "/trajectories/t_0123456789abcdef0123456789abcdef" + q, "", "", 404},
 		{"GET", "/trajectories/{id}", "/trajectories/nope" + q, "", "", 400},
 		{"GET", "/trajectories", "/trajectories" + q + "&this=case:case-891&limit=2", "", "", 200},
+		{"GET", "/trajectories", "/trajectories" + q + "&this=case:case-891&span_limit=1", "", "", 200},
+		{"GET", "/trajectories", "/trajectories" + q + "&this=case:case-891&span_limit=0", "", "", 400},
 		{"GET", "/trajectories", "/trajectories" + q, "", "", 400},
 		{"POST", "/quality/dryrun", "/quality/dryrun" + q + "&spans=1", "application/x-ndjson", corpus, 200},
 		{"POST", "/quality/dryrun", "/quality/dryrun" + q + "&from=0&to=5000", "", "", 200},

@@ -40,11 +40,12 @@ func schemas(ss []EntitySchema) m {
 				"parameter", m{"type", "string", "description", "The query parameter at fault."},
 				"header", m{"type", "string", "description", "The request header at fault."},
 				"offset", count("Byte offset in the span or line where a decode error was found."),
+				"retry_after_ms", m{"type", "integer", "minimum", 1, "description", "too_many_requests only: how long to wait before retrying, in milliseconds (with a 429 status also the Retry-After header)."},
 			},
 		},
 		"QuotaProblem", m{
 			"title", "QuotaProblem",
-			"description", "429 too_many_requests: a quota of the token's tenant or role is exhausted (docs/auth.md#quotas).",
+			"description", "429 too_many_requests: a quota of the token's tenant or role is exhausted (docs/auth.md#quotas), or — an ingest, without dimension and scope — the tenant's data plane refuses ingest under load (derived_events_perf on_overload reject_429, or slow_ingest past its wait).",
 			"allOf", l{schemaRef("Problem"), m{
 				"type", "object",
 				"required", l{"retry_after_ms"},
@@ -138,11 +139,12 @@ func schemas(ss []EntitySchema) m {
 		},
 		"IngestSummary", m{
 			"title", "IngestSummary",
-			"description", "lines = accepted + duplicates + rejected. error is set when the ingest ended early: the lines after the last result line were not processed.",
+			"description", "lines = accepted + duplicates + rejected. error is set when the ingest ended early: the lines after the last result line were not processed. refused counts the rejected lines refused under load (too_many_requests with retry_after_ms: the data plane's backpressure); error is then that refusal.",
 			"type", "object",
 			"required", l{"lines", "accepted", "duplicates", "rejected"},
 			"properties", m{
 				"lines", count(""), "accepted", count(""), "duplicates", count(""), "rejected", count(""),
+				"refused", m{"type", "integer", "minimum", 1, "description", "Present when lines were refused under load: how many (they are among rejected)."},
 				"error", schemaRef("Problem"),
 			},
 		},
@@ -159,7 +161,7 @@ func schemas(ss []EntitySchema) m {
 		"TrajectoryID", m{"type", "string", "pattern", "^t_[0-9a-f]{32}$", "description", "A trajectory id: t_ and 32 hex digits, derived from the tenant and the span that opened it."},
 		"Trajectory", m{
 			"title", "Trajectory",
-			"description", "A trajectory as the data plane derived it. spans is one page of its edges in position order; span_count, first_when and last_when cover all of them. next_cursor is present when more edges follow.",
+			"description", "A trajectory as the data plane derived it: the answer of GET /trajectories/{id}, and the trajectory member of each entry of GET /trajectories. spans is one page of its edges in position order; span_count, first_when and last_when cover all of them. spans_truncated (true) and next_cursor are present when more edges follow.",
 			"type", "object",
 			"required", l{"trajectory_id", "this", "state", "spans", "span_count"},
 			"properties", m{
@@ -169,6 +171,7 @@ func schemas(ss []EntitySchema) m {
 				"reason", m{"type", "string", "description", "Closed only: why it closed (timeout, window, rule, end_of_input).", "examples", l{"timeout"}},
 				"spans", m{"type", "array", "items", schemaRef("TrajectoryEdge")},
 				"span_count", count("How many spans it links: from its trajectory_closed when closed, else its edges."),
+				"spans_truncated", m{"type", "boolean", "description", "Present (true) when edges follow those in spans (limit, or span_limit of GET /trajectories): read them with next_cursor."},
 				"score", m{"type", "integer", "minimum", 0, "maximum", 100, "description", "Closed only: the quality score, the sum of the components."},
 				"components", m{
 					"type", "object",
@@ -207,8 +210,9 @@ func schemas(ss []EntitySchema) m {
 		},
 		"TrajectorySummary", m{
 			"title", "TrajectorySummary",
+			"description", "One entry of GET /trajectories: summary members from the thing's spans, and trajectory, what GET /trajectories/{id}?limit=<span_limit> answers for it.",
 			"type", "object",
-			"required", l{"trajectory_id", "state", "span_count"},
+			"required", l{"trajectory_id", "state", "span_count", "trajectory"},
 			"properties", m{
 				"trajectory_id", schemaRef("TrajectoryID"),
 				"state", m{"type", "string", "enum", l{"open", "closed"}},
@@ -218,6 +222,7 @@ func schemas(ss []EntitySchema) m {
 				"candidate", m{"type", "boolean", "description", "Present (true) when it was flagged a diamond candidate."},
 				"first_when", m{"type", "string", "format", "date-time"},
 				"last_when", m{"type", "string", "format", "date-time"},
+				"trajectory", m{"$ref", "#/components/schemas/Trajectory", "description", "The trajectory with its first span_limit edges, score, components and candidate: the same object as GET /trajectories/{id}?limit=<span_limit>."},
 			},
 		},
 		"TrajectoryPage", m{
@@ -417,7 +422,7 @@ func responses() m {
 		"PayloadTooLarge", problemResponse("413: too_large (a span over the span limit) or body_too_large (a body over the body limit)."),
 		"UnsupportedMediaType", problemResponse("415 unsupported_media_type: a Content-Type the route does not take."),
 		"TooManyRequests", m{
-			"description", "429 too_many_requests: a quota of the token's tenant or role is exhausted.",
+			"description", "429 too_many_requests: a quota of the token's tenant or role is exhausted; on an ingest also the tenant's data plane refusing ingest under load before anything of the request was stored (an NDJSON body too: resend all of it after Retry-After).",
 			"headers", m{"Retry-After", ref("headers", "Retry-After")},
 			"content", m{"application/problem+json", m{"schema", schemaRef("QuotaProblem")}},
 		},
