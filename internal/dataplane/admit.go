@@ -35,7 +35,7 @@ func (s *AdmittingStore) Append(ctx context.Context, spans []*span.Span) ([]ledg
 		if err := s.w.Admit(ctx, sp.Tenant); err != nil {
 			var oe *OverloadError
 			if errors.As(err, &oe) {
-				return nil, &ledger.OverloadError{Reason: oe.Error(), RetryAfter: oe.RetryAfter}
+				return nil, &ledger.OverloadError{Reason: oe.Problem(), RetryAfter: oe.RetryAfter}
 			}
 			return nil, err
 		}

@@ -39,7 +39,12 @@ type OverloadError struct {
 }
 
 func (e *OverloadError) Error() string {
-	return fmt.Sprintf("the data plane of tenant %s is overloaded (%s): retry in %s", e.Tenant, e.Reason, e.RetryAfter.Round(time.Second))
+	return e.Problem() + "; retry in " + e.RetryAfter.Round(time.Second).String()
+}
+
+// Problem says what is overloaded and why, without when to retry.
+func (e *OverloadError) Problem() string {
+	return fmt.Sprintf("the data plane of tenant %s is overloaded (%s)", e.Tenant, e.Reason)
 }
 
 // rate is one tenant's derived spans in the current wall-clock minute.

@@ -27,7 +27,7 @@ const overloadRetry = 42 * time.Second
 // message, which already says when to retry.
 func overloadErr() error {
 	oe := &dataplane.OverloadError{Tenant: "acme", Reason: "max_per_minute", RetryAfter: overloadRetry}
-	return &ledger.OverloadError{Reason: oe.Error(), RetryAfter: oe.RetryAfter}
+	return &ledger.OverloadError{Reason: oe.Problem(), RetryAfter: oe.RetryAfter}
 }
 
 // overloadDetail is the detail a refusal by overloadErr must carry: the

@@ -196,20 +196,16 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 
 // overloadProblem turns a wrapped ledger.ErrOverloaded into a 429 with
 // Retry-After (a second when the error does not say). Its detail is the
-// OverloadError's Reason alone, not err.Error(): that adds "; retry in …"
-// to a reason which, from the data plane, already ends with it
-// (dataplane.OverloadError's text), and Retry-After and retry_after_ms
-// say it anyway.
+// OverloadError's text, "<reason>; retry in <time>", as the quotas'
+// 429s say it.
 func overloadProblem(err error) *Problem {
 	detail, retry := "the server is overloaded; retry later", time.Second
 	var oe *ledger.OverloadError
 	if errors.As(err, &oe) {
-		if oe.Reason != "" {
-			detail = oe.Reason
-		}
 		if oe.RetryAfter > 0 {
 			retry = oe.RetryAfter
 		}
+		detail = (&ledger.OverloadError{Reason: oe.Reason, RetryAfter: retry}).Error()
 	}
 	p := newProblem(codeTooManyRequests, detail)
 	p.RetryAfter, p.RetryAfterMS = retry, retry.Milliseconds()

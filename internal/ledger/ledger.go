@@ -204,7 +204,11 @@ type OverloadError struct {
 }
 
 func (e *OverloadError) Error() string {
-	return fmt.Sprintf("overloaded: %s; retry in %s", e.Reason, e.RetryAfter.Round(time.Second))
+	reason := e.Reason
+	if reason == "" {
+		reason = "overloaded"
+	}
+	return fmt.Sprintf("%s; retry in %s", reason, e.RetryAfter.Round(time.Second))
 }
 
 // Unwrap makes an *OverloadError match ErrOverloaded.

@@ -320,7 +320,7 @@ func schemas(ss []EntitySchema) m {
 				"required", l{"ingest_spans_count", "derived_spans_count", "exports_gb", "ws_minutes"},
 				"properties", m{
 					"ingest_spans_count", count("Spans newly stored through the append routes."),
-					"derived_spans_count", count("Spans the server derives (none yet)."),
+					"derived_spans_count", count("Derived spans the data plane stored for the tenant since the server started."),
 					"exports_gb", m{"type", "number", "minimum", 0, "description", "Bytes of bundles written by POST /exports / 10⁹."},
 					"ws_minutes", m{"type", "number", "minimum", 0, "description", "WebSocket connection time (no WebSocket routes yet)."},
 				},
