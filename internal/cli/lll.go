@@ -130,7 +130,7 @@ func (a *app) lllInputs(args []string, withYAML bool) ([]string, error) {
 		}
 		info, err := os.Stat(arg)
 		if err != nil {
-			return nil, ioErrorf("%w", err)
+			return nil, lllReadError(arg, err)
 		}
 		if !info.IsDir() {
 			paths = append(paths, arg)
@@ -168,11 +168,11 @@ func (a *app) readLLL(path string) (*lllSource, error) {
 	}
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, ioErrorf("%w", err)
+		return nil, lllReadError(path, err)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, ioErrorf("%w", err)
+		return nil, lllReadError(path, err)
 	}
 	return &lllSource{name: path, path: path, src: src, perm: info.Mode().Perm()}, nil
 }

@@ -65,7 +65,7 @@ func TestFmtLll(t *testing.T) {
 			wantErr: bad + ":2:10: expected ':' after entry key \"window\", found string \"24h\"\n\t  window \"24h\"\n\t         ^\n"},
 		{name: "syntax error and a good file", args: []string{"fmt", bad, canon}, wantCode: ExitUsage, wantOut: lllCanonical,
 			wantErr: bad + ":2:10:"},
-		{name: "missing file", args: []string{"fmt", filepath.Join(dir, "nope.lll")}, wantCode: ExitUnavailable,
+		{name: "missing file", args: []string{"fmt", filepath.Join(dir, "nope.lll")}, wantCode: ExitUsage,
 			wantErr: "nope.lll"},
 		{name: "write stdin", stdin: lllUgly, args: []string{"fmt", "-w", "-"}, wantCode: ExitUsage,
 			wantErr: "cannot rewrite standard input"},
@@ -183,8 +183,10 @@ func TestCheckLll(t *testing.T) {
 			}},
 		{name: "directory", args: []string{"check", dir}, wantCode: ExitUsage, wantOut: notChecked + other + ": ok\n",
 			wantErr: []string{bad + ":2:10:"}},
-		{name: "missing file", args: []string{"check", filepath.Join(dir, "nope.lll")}, wantCode: ExitUnavailable,
-			wantErr: []string{"nope.lll"}},
+		{name: "missing file", args: []string{"check", filepath.Join(dir, "nope.lll")}, wantCode: ExitUsage,
+			wantErr: []string{"nope.lll: no such file"}},
+		{name: "path through a file", args: []string{"check", filepath.Join(good, "x.lll")}, wantCode: ExitUsage,
+			wantErr: []string{"x.lll: no such file"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

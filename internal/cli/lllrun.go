@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -98,7 +100,7 @@ func readLLLFiles(a *app, args []string) ([]programSource, error) {
 			src, err = os.ReadFile(name)
 		}
 		if err != nil {
-			return nil, usageErrorf("%v", err)
+			return nil, lllReadError(name, err)
 		}
 		if len(src) > maxLLLSource {
 			return nil, usageErrorf("%s: larger than %d bytes", name, maxLLLSource)
@@ -106,6 +108,19 @@ func readLLLFiles(a *app, args []string) ([]programSource, error) {
 		files = append(files, programSource{name: name, src: src})
 	}
 	return files, nil
+}
+
+// lllReadError classes a failed read of a program file as the exit
+// codes say (docs/cli.md): a file that is not there, or a directory, is
+// bad input (2); one that is there but cannot be read an I/O error (3).
+func lllReadError(name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return usageErrorf("%s: no such file", name)
+	}
+	if errors.Is(err, syscall.EISDIR) {
+		return usageErrorf("%s is a directory, not a file", name)
+	}
+	return ioErrorf("read %s: %w", name, pathErrCause(err))
 }
 
 // maxLLLSource bounds one .lll file the commands read.
