@@ -21,7 +21,7 @@ const AlarmWho = "system:alarm"
 
 // alarmMachine is the evaluator of a tenant's alarm blocks; nil when its
 // program has none (or cannot run).
-func (w *Worker) alarmMachine(tenant string) *eval.Machine { return w.run(tenant).alarms }
+func (w *Worker) alarmMachine(tenant string) *eval.Machine { return w.runOf(tenant).alarms }
 
 // raiseAlarms evaluates the tenant's alarm blocks on a span of its own
 // and queues an alert span per alarm raised: entity_type "alert", who

@@ -225,10 +225,12 @@ func (w *Worker) recordShed(tenant string, r *rate) {
 }
 
 // shedRecord is a derivation_shed span waiting to be stored, and how
-// many shed spans it names (Status.Shed counts them once it is stored).
+// many shed spans it names (Status.Shed counts them once it is stored),
+// or a derivation_policy span (policy; Status.Policies counts it).
 type shedRecord struct {
-	span *span.Span
-	shed int
+	span   *span.Span
+	shed   int
+	policy bool
 }
 
 // shedSpan records that derived spans of tenant were shed in a minute:

@@ -96,6 +96,7 @@ type Status struct {
 	Shed       int64  // derived spans shed (derived_events_perf shed_derived) since start
 	Alerts     int64  // alert spans of alarms over metric(…) (fired or resolved) since start
 	Skipped    int64  // spans this worker appended, skipped unread when it reached them
+	Policies   int64  // derivation_policy records appended (new, not duplicates) since start
 	Open       int    // open trajectories, all tenants
 	// CloseLatency is how long trajectory_closed spans took to be
 	// stored after the ledger received the entry that closed them.
@@ -124,8 +125,18 @@ type Worker struct {
 	lastSeen map[string]time.Time  // wall time a tenant's own span was last applied
 	started  time.Time
 	pending  []*span.Span
-	records  []shedRecord // shed records waiting for the next append
-	spare    []*span.Span // the last appended pending slice, for reuse
+	records  []shedRecord // shed and policy records waiting for the next append
+	// recorded is, by tenant, the policy of the last derivation_policy
+	// record queued (stored once the records are: failStep resets it to
+	// the saved state's, which save writes only once they are stored).
+	recorded map[string]PolicyKey
+	// curTenant and curRun are the tenant of the entry being applied and
+	// its tenantRun, so that the engine, backpressure and the alarms read
+	// one policy for all of an entry, the one its record names; curRun
+	// is nil between entries.
+	curTenant string
+	curRun    *tenantRun
+	spare     []*span.Span // the last appended pending slice, for reuse
 	// inflight carries the result of the append launch started (nil when
 	// none runs).
 	inflight chan flushResult
@@ -188,7 +199,7 @@ func Open(cfg Config) (*Worker, error) {
 	if cfg.MaxBacklog == 0 {
 		cfg.MaxBacklog = DefaultMaxBacklog
 	}
-	w := &Worker{cfg: cfg, runs: map[string]*tenantRun{}, lastSeen: map[string]time.Time{}, lastClose: map[string]time.Duration{}, started: cfg.Now(),
+	w := &Worker{cfg: cfg, runs: map[string]*tenantRun{}, recorded: map[string]PolicyKey{}, lastSeen: map[string]time.Time{}, lastClose: map[string]time.Duration{}, started: cfg.Now(),
 		rates: map[string]*rate{}, over: newOverloads(),
 		alarmStates: map[string]alarmState{}}
 	w.eng = derive.New(w.policy)
@@ -205,6 +216,12 @@ type savedState struct {
 	Version int             `json:"version"`
 	Cursor  uint64          `json:"cursor"`
 	Engine  json.RawMessage `json:"engine"`
+	// Policies is, by tenant, the policy of the last derivation_policy
+	// record stored before the cursor, so that a restart under the same
+	// configuration records nothing new. A state without it (an older
+	// build's) makes the worker record each tenant's policy again once:
+	// a duplicate of the policy in force, harmless.
+	Policies map[string]PolicyKey `json:"policies,omitempty"`
 }
 
 func (w *Worker) load() error {
@@ -226,6 +243,12 @@ func (w *Worker) load() error {
 		return fmt.Errorf("dataplane: %s: %w", w.cfg.StatePath, err)
 	}
 	w.cursor, w.saved = st.Cursor, st.Cursor
+	for t, k := range st.Policies {
+		w.recorded[t] = k
+	}
+	if err := w.forgetStale(context.Background()); err != nil {
+		return fmt.Errorf("dataplane: the policy records after the saved state: %w", err)
+	}
 	return nil
 }
 
@@ -233,6 +256,7 @@ func (w *Worker) load() error {
 func (w *Worker) reset() error {
 	w.eng = derive.New(w.policy)
 	w.cursor, w.saved = 0, 0
+	w.recorded = map[string]PolicyKey{}
 	if err := w.load(); err != nil {
 		return err
 	}
@@ -246,7 +270,9 @@ func (w *Worker) reset() error {
 // stored, and the records of the derived spans shed so far too: a state
 // saved past causes whose shedding no stored record names would lose
 // them for good (a restart starts after them, and replay --backfill
-// finds only what records name). Call only with nothing pending.
+// finds only what records name). The policy records queued so far are
+// stored with them: a state is never past an entry whose policy no
+// stored record names. Call only with nothing pending.
 func (w *Worker) save(ctx context.Context) error {
 	w.recordSheds()
 	if err := w.flush(ctx); err != nil {
@@ -256,7 +282,7 @@ func (w *Worker) save(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dataplane: encode state: %w", err)
 	}
-	data, err := json.Marshal(savedState{Version: 1, Cursor: w.cursor, Engine: eng})
+	data, err := json.Marshal(savedState{Version: 1, Cursor: w.cursor, Engine: eng, Policies: w.recorded})
 	if err != nil {
 		return fmt.Errorf("dataplane: encode state: %w", err)
 	}
@@ -278,6 +304,7 @@ func (w *Worker) save(ctx context.Context) error {
 type tenantRun struct {
 	prog   *ir.Program
 	feats  eval.Features
+	key    PolicyKey      // what its derivation_policy records name
 	policy *derive.Policy // nil: nothing derived (features.trajectory off)
 	alarms *eval.Machine  // nil: the program has no alarm blocks (or they cannot run)
 }
@@ -290,7 +317,8 @@ func (w *Worker) run(tenant string) *tenantRun {
 	if r, ok := w.runs[tenant]; ok && r.prog == prog && r.feats == feats {
 		return r
 	}
-	r := &tenantRun{prog: prog, feats: feats}
+	r := &tenantRun{prog: prog, feats: feats,
+		key: PolicyKey{Trajectory: feats.Trajectory, Diamond: feats.Diamond, Program: ProgramSHA256(prog)}}
 	if feats.Trajectory && prog != nil {
 		p, err := derive.PolicyOf(prog, feats.Trajectory, feats.Diamond)
 		if err != nil {
@@ -311,9 +339,18 @@ func (w *Worker) run(tenant string) *tenantRun {
 	return r
 }
 
+// runOf is run, but for the tenant of the entry being applied the run
+// its policy was recorded for.
+func (w *Worker) runOf(tenant string) *tenantRun {
+	if w.curRun != nil && tenant == w.curTenant {
+		return w.curRun
+	}
+	return w.run(tenant)
+}
+
 // policy is the engine's policy source: nil (nothing derived) when the
 // tenant's features.trajectory is off.
-func (w *Worker) policy(tenant string) *derive.Policy { return w.run(tenant).policy }
+func (w *Worker) policy(tenant string) *derive.Policy { return w.runOf(tenant).policy }
 
 // Status reports the worker's progress.
 func (w *Worker) Status() Status {
@@ -461,6 +498,14 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 			return fmt.Errorf("entry %d: %w", index, err)
 		}
 		w.cause = in
+		// The policy the entry is derived with, recorded when it is
+		// another than the tenant's last recorded one.
+		r := w.run(in.Tenant)
+		w.curTenant, w.curRun = in.Tenant, r
+		defer func() { w.curRun = nil }()
+		if err := w.notePolicy(in.Tenant, index, r); err != nil {
+			return err
+		}
 		if err := w.eng.Apply(in, emit); err != nil {
 			return err
 		}
@@ -512,7 +557,9 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 // Shed records not stored yet are dropped, and the per-minute counts
 // start again: they name causes after the saved state (save stores the
 // records of every cause before it), which are derived again, and shed
-// again or not.
+// again or not. Policy records not stored yet are dropped too, and
+// reset forgets what was recorded since the saved state: applying the
+// entries again records their policies again.
 func (w *Worker) failStep(err error) error {
 	_ = w.settle() // nothing in flight survives the reset
 	w.pending = w.pending[:0]
@@ -585,14 +632,17 @@ func (w *Worker) settle() error {
 	if r.err != nil {
 		return r.err
 	}
-	var shed int64
+	var shed, policies int64
 	for i, o := range r.recordOuts {
 		if o.Err != nil {
-			return fmt.Errorf("append shed record %s: %w", r.records[i].span.ID, o.Err)
+			return fmt.Errorf("append %s record %s: %w", r.records[i].span.EntityType, r.records[i].span.ID, o.Err)
 		}
 		w.appended(o)
 		if !o.Result.Duplicate {
 			shed += int64(r.records[i].shed)
+			if r.records[i].policy {
+				policies++
+			}
 		}
 	}
 	var added, dups, conflicts int64
@@ -630,6 +680,7 @@ func (w *Worker) settle() error {
 	}
 	w.status.Derived += added
 	w.status.Shed += shed
+	w.status.Policies += policies
 	w.status.Duplicates += dups
 	w.status.Conflicts += conflicts
 	if r.cursor > w.status.Cursor {
@@ -639,8 +690,8 @@ func (w *Worker) settle() error {
 	return nil
 }
 
-// flush appends the pending derived spans and shed records and waits
-// for them (and for any append in flight before).
+// flush appends the pending derived spans and records and waits for
+// them (and for any append in flight before).
 func (w *Worker) flush(ctx context.Context) error {
 	if err := w.settle(); err != nil {
 		return err
