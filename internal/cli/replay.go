@@ -3,14 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,10 +54,14 @@ func (a *app) newReplay() *cobra.Command {
 		Long: `Re-derive trajectories, scores and candidates (docs/quality.md) from the
 ledger and compare them with the derived spans stored in it: the v8
 shadow run. A fresh engine applies every entry in log order — clock spans
-included, so timeout closes happen where they happened — with each
-tenant's programs and feature flags loaded from DIR/cfg/tenants as
-'logline serve' loads them, and closes nothing at the end (a server never
-reaches an end of input). A re-derived span and a stored one (who
+included, so timeout closes happen where they happened — and closes
+nothing at the end (a server never reaches an end of input). Each
+tenant's entries are derived with the policy the data plane recorded in
+the ledger for them (its derivation_policy records: the feature flags
+and the program, embedded, or named by its SHA-256 when larger than
+40,000 bytes encoded); entries before a tenant's first record, with its
+programs and feature flags loaded from DIR/cfg/tenants as 'logline
+serve' loads them. A re-derived span and a stored one (who
 system:trajectory) are the same when they have the same id and the same
 content: the stored entry is the re-derived span's canonical form,
 curr_hash included, with its server fields.
@@ -73,10 +81,15 @@ The saved state itself is compared with the re-derived engine's state at
 its cursor (a restart resumes from it): a tenant's open trajectories,
 watermark or score history that differ fail like divergence; counters
 alone do not. Exit 0 when the divergence is 0 and the state agrees, 1
-otherwise.
+otherwise. A record that names its program by its hash only, when the
+tenant's program now has another, cannot be verified: the report names
+the tenant, the log index range and the hash, the tenant's derived
+spans from there on are not compared ("not verifiable"), and replay
+exits 2 (unless it found divergence: 1) — put that program back in
+cfg/tenants/T to verify them.
 
---policy P.lll|P.yaml replaces every tenant's programs for the run; the
-feature flags still come from tenant.yaml (a tenant with
+--policy P.lll|P.yaml replaces every tenant's programs for the run,
+and the records are ignored; the feature flags come from tenant.yaml (a tenant with
 features.trajectory off derives nothing: see 'logline quality simulate'
 for it). The same report then says what the policy would change: the
 derived spans it would add, those it would no longer derive and those
@@ -103,7 +116,8 @@ The report goes to standard output, as JSON with --json; a progress bar
 is drawn on standard error when it is a terminal.
 
 Exit codes: 0 no divergence (or --policy); 1 divergence; 2 a bad flag,
-data directory, state file or policy; 3 an I/O error.`,
+data directory, state file or policy, or derived spans not verifiable
+(the program their record names is not at hand); 3 an I/O error.`,
 		Example: `  logline replay --data ./data --verify
   logline replay --data ./data --verify --json
   logline replay --data ./data --verify --from 1200000
@@ -168,6 +182,14 @@ type replayResult struct {
 	Shed       int64  `json:"shed"`                 // not stored: shed under derived_events_perf, as recorded
 	Backfilled *int64 `json:"backfilled,omitempty"` // with --backfill: shed spans appended (new)
 	Divergence int64  `json:"divergence"`           // missing + extra + different
+	// PolicyRecords counts the derivation_policy records replay derived
+	// with (superseded ones aside); NotVerifiable the stored derived
+	// spans it could not verify, in the Unverifiable ranges: derived with
+	// a program the ledger names by its hash only, which is not the
+	// tenant's program now.
+	PolicyRecords int                  `json:"policy_records"`
+	NotVerifiable int64                `json:"not_verifiable"`
+	Unverifiable  []replayUnverifiable `json:"unverifiable,omitempty"`
 	// Parsed counts the stored derived spans parsed in full to be
 	// compared; the others matched their re-derived copy as stored.
 	Parsed   int64          `json:"parsed"`
@@ -182,19 +204,37 @@ type replayResult struct {
 
 // replayTenant is one tenant's part of the report.
 type replayTenant struct {
-	Tenant     string          `json:"tenant"`
-	Trajectory bool            `json:"trajectory"`
-	Diamond    bool            `json:"diamond"`
-	Programs   string          `json:"programs"` // where its policies come from
-	Replayed   int64           `json:"replayed"`
-	Stored     int64           `json:"stored"`
-	Identical  int64           `json:"identical"`
-	Missing    int64           `json:"missing"`
-	Extra      int64           `json:"extra"`
-	Different  int64           `json:"different"`
-	NotYet     int64           `json:"not_derived_yet"`
-	Shed       int64           `json:"shed"`
-	Examples   []replayExample `json:"examples,omitempty"`
+	Tenant     string `json:"tenant"`
+	Trajectory bool   `json:"trajectory"`
+	Diamond    bool   `json:"diamond"`
+	Programs   string `json:"programs"` // where its policies come from
+	Replayed   int64  `json:"replayed"`
+	Stored     int64  `json:"stored"`
+	Identical  int64  `json:"identical"`
+	Missing    int64  `json:"missing"`
+	Extra      int64  `json:"extra"`
+	Different  int64  `json:"different"`
+	NotYet     int64  `json:"not_derived_yet"`
+	Shed       int64  `json:"shed"`
+	// Records is how many derivation_policy records of the tenant replay
+	// derived with (0: its programs and flags now, as before records).
+	Records       int             `json:"policy_records"`
+	NotVerifiable int64           `json:"not_verifiable"`
+	Examples      []replayExample `json:"examples,omitempty"`
+}
+
+// replayUnverifiable is a range of a tenant's entries whose derived
+// spans replay cannot verify: its record names the program by its hash
+// only, and the tenant's program now has another. The derived spans of
+// the tenant caused from From on are not compared — also after To: what
+// the tenant's open trajectories and scores were at To depends on what
+// that program derived.
+type replayUnverifiable struct {
+	Tenant  string `json:"tenant"`
+	From    uint64 `json:"from_log_index"`
+	To      uint64 `json:"to_log_index"`
+	Program string `json:"program_sha256"`
+	Reason  string `json:"reason"`
 }
 
 // replayExample names one divergent derived span.
@@ -319,23 +359,23 @@ func (a *app) replay(ctx context.Context, o replayOptions) error {
 		return usageErrorf("replay: --from %d: the ledger holds %d entries (log indexes 0 to %d)", o.from, size, int64(size)-1)
 	}
 
+	start := time.Now()
+	if policyProg == nil {
+		// The policies the data plane recorded, read before the entries
+		// they govern are (each is stored after its from_log_index).
+		recs, warns, err := readPolicyRecords(ctx, store, size)
+		if err != nil {
+			return replayError(ctx, err)
+		}
+		res.Warnings = append(res.Warnings, warns...)
+		pol.useRecords(recs, size)
+	}
 	r := newReplayer(o, pol, saved)
 	bar := newProgress(a.io.Err, a.io.ErrTTY, int64(size), "replay", false)
-	start := time.Now()
 	err = r.run(ctx, store, size, func(n uint64) { bar.set(int64(n)) })
 	bar.done()
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var ee *exitError
-		if errors.As(err, &ee) {
-			return err
-		}
-		if errors.Is(err, ledger.ErrCorrupt) {
-			return failErrorf("replay: %v\n  run 'logline verify' on the ledger for a full report", err)
-		}
-		return ioErrorf("replay: %w", err)
+		return replayError(ctx, err)
 	}
 	r.finish(&res)
 	if o.backfill {
@@ -351,7 +391,9 @@ func (a *app) replay(ctx context.Context, o replayOptions) error {
 		res.PerSecond = float64(size) / res.Seconds
 	}
 	res.Warnings = append(res.Warnings, pol.warnings...)
-	res.OK = res.Divergence == 0 && res.State != "different"
+	res.Unverifiable = pol.unverifiable
+	failed := res.Divergence > 0 || res.State == "different"
+	res.OK = !failed && len(res.Unverifiable) == 0
 	if o.json {
 		if err := writeJSON(a.io.Out, res); err != nil {
 			return err
@@ -359,10 +401,30 @@ func (a *app) replay(ctx context.Context, o replayOptions) error {
 	} else {
 		printReplay(a.io.Out, res)
 	}
-	if !res.OK && res.Mode == "verify" {
+	switch {
+	case res.OK || res.Mode != "verify":
+		return nil
+	case failed:
 		return silentFail(ExitFailed)
 	}
-	return nil
+	// Nothing wrong found, but not everything could be checked: not a
+	// "no" (1); the input lacks what the check needs (the program).
+	return silentFail(ExitUsage)
+}
+
+// replayError is the exit error of a replay that stopped on err.
+func replayError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if errors.Is(err, ledger.ErrCorrupt) {
+		return failErrorf("replay: %v\n  run 'logline verify' on the ledger for a full report", err)
+	}
+	return ioErrorf("replay: %w", err)
 }
 
 // checkDir rejects a --data that is not a directory.
@@ -510,8 +572,11 @@ func readWorkerState(path string, explicit bool) (*workerState, error) {
 	return &st, nil
 }
 
-// replayPolicies is the engine's policy source: each tenant's program
-// and flags, read once (a replay sees one configuration).
+// replayPolicies is the engine's policy source: for each tenant, the
+// policies its derivation_policy records name (verify mode), and before
+// its first record — or for a ledger without records, or with --policy
+// — its program and flags now, read once (a replay sees one
+// configuration).
 type replayPolicies struct {
 	program  func(tenant string) *ir.Program
 	features func(tenant string) eval.Features
@@ -519,6 +584,31 @@ type replayPolicies struct {
 	only     string
 	cache    map[string]*replayPolicy
 	warnings []string
+
+	// records are, by tenant, the policies its records name in the order
+	// they govern (useRecords); cur is the log index of the entry the
+	// engine applies, set by the engine stage, which picks the record in
+	// force. Both only in the engine stage.
+	records map[string]*tenantRecords
+	cur     uint64
+	// unverified is, by tenant, the log index from which its derived
+	// spans cannot be verified; unverifiable says why. Set before the
+	// replay starts, read-only after (every stage reads it).
+	unverified   map[string]uint64
+	unverifiable []replayUnverifiable
+}
+
+// tenantRecords are the policies a tenant's records name, ascending by
+// from_log_index; next is the first whose from_log_index is after the
+// entry being applied.
+type tenantRecords struct {
+	recs []recordedPolicy
+	next int
+}
+
+type recordedPolicy struct {
+	from   uint64
+	policy *derive.Policy // nil: nothing derived
 }
 
 type replayPolicy struct {
@@ -544,8 +634,102 @@ func (p *replayPolicies) get(tenant string) *replayPolicy {
 	return c
 }
 
-// policy is the derive.Engine's policy function.
-func (p *replayPolicies) policy(tenant string) *derive.Policy { return p.get(tenant).policy }
+// policy is the derive.Engine's policy function: the policy of the
+// tenant's record in force at the entry being applied, else its
+// configuration now.
+func (p *replayPolicies) policy(tenant string) *derive.Policy {
+	if tr := p.records[tenant]; tr != nil {
+		for tr.next < len(tr.recs) && tr.recs[tr.next].from <= p.cur {
+			tr.next++
+		}
+		if tr.next > 0 {
+			return tr.recs[tr.next-1].policy
+		}
+	}
+	return p.get(tenant).policy
+}
+
+// recordsOf is how many records tenant's policies come from.
+func (p *replayPolicies) recordsOf(tenant string) int {
+	if tr := p.records[tenant]; tr != nil {
+		return len(tr.recs)
+	}
+	return 0
+}
+
+// useRecords makes the engine derive each tenant's entries with the
+// policies its records name (recs, as readPolicyRecords returns them;
+// the ledger holds size entries). A record's program is the one it
+// embeds, or, when it names it by its hash only, the tenant's program
+// now if that has the same hash; else the entries it governs are not
+// verifiable, and neither is anything the tenant derives after them.
+func (p *replayPolicies) useRecords(recs map[string][]dataplane.PolicyRecord, size uint64) {
+	p.records, p.unverified = map[string]*tenantRecords{}, map[string]uint64{}
+	progs := map[string]*ir.Program{} // by sha256: decoded, or the one in force with that hash
+	for _, tenant := range slices.Sorted(maps.Keys(recs)) {
+		if p.only != "" && tenant != p.only {
+			continue
+		}
+		list := recs[tenant]
+		tr := &tenantRecords{}
+		for i, rec := range list {
+			prog, why := p.recordProgram(tenant, rec, progs)
+			if why != "" {
+				to := size - 1
+				if i+1 < len(list) {
+					to = list[i+1].From - 1
+				}
+				p.unverifiable = append(p.unverifiable, replayUnverifiable{Tenant: tenant, From: rec.From, To: to, Program: rec.Program, Reason: why})
+				if _, ok := p.unverified[tenant]; !ok {
+					p.unverified[tenant] = rec.From
+				}
+				prog = p.program(tenant) // what follows is not compared: any will do
+			}
+			var pol *derive.Policy
+			if rec.Trajectory && prog != nil {
+				var err error
+				if pol, err = derive.PolicyOf(prog, rec.Trajectory, rec.Diamond); err != nil {
+					// As the server: the tenant derives nothing.
+					p.warnings = append(p.warnings, fmt.Sprintf("tenant %s: the program its policy record at log index %d names cannot run, nothing is derived under it: %v", tenant, rec.LogIndex, err))
+				}
+			}
+			tr.recs = append(tr.recs, recordedPolicy{from: rec.From, policy: pol})
+		}
+		p.records[tenant] = tr
+	}
+}
+
+// recordProgram is the program a record names, or why replay cannot
+// know it. No program is needed when the record derives nothing
+// (trajectories off, or no program).
+func (p *replayPolicies) recordProgram(tenant string, rec dataplane.PolicyRecord, progs map[string]*ir.Program) (*ir.Program, string) {
+	if !rec.Trajectory || rec.Program == "" {
+		return nil, ""
+	}
+	sha := rec.Program
+	if prog, ok := progs[sha]; ok {
+		return prog, ""
+	}
+	why := "the record names its program by its hash only (it was over 40,000 bytes encoded), and the tenant's program now is another"
+	if rec.Encoded != nil {
+		sum := sha256.Sum256(rec.Encoded)
+		prog, err := ir.Decode(rec.Encoded)
+		switch {
+		case hex.EncodeToString(sum[:]) != sha:
+			why = fmt.Sprintf("the program the record at log index %d embeds does not have the sha256 it names", rec.LogIndex)
+		case err != nil:
+			why = fmt.Sprintf("the program the record at log index %d embeds does not decode: %v", rec.LogIndex, err)
+		default:
+			progs[sha] = prog
+			return prog, ""
+		}
+	}
+	if now := p.program(tenant); now != nil && dataplane.ProgramSHA256(now) == sha {
+		progs[sha] = now
+		return now, ""
+	}
+	return nil, why
+}
 
 func kindOrder(kind string) int {
 	switch kind {
@@ -575,6 +759,8 @@ func printReplay(w io.Writer, r replayResult) {
 	fmt.Fprintf(w, "replay      %s: %d entries in %.2fs (%.0f entries/s; the store opened in %.2fs)\n", where, r.Entries, r.Seconds, r.PerSecond, r.OpenSeconds)
 	if r.Mode == "policy" {
 		fmt.Fprintf(w, "policy      %s for every tenant, flags from tenant.yaml: what would change\n", r.Policy)
+	} else if r.PolicyRecords > 0 {
+		fmt.Fprintf(w, "policy      as the data plane recorded it in the ledger (%d derivation_policy records); before a tenant's first record, its programs and tenant.yaml flags, as serve loads them\n", r.PolicyRecords)
 	} else {
 		fmt.Fprintf(w, "policy      each tenant's programs and tenant.yaml flags, as serve loads them\n")
 	}
@@ -605,7 +791,11 @@ func printReplay(w io.Writer, r replayResult) {
 				flags = "trajectory on, diamond on"
 			}
 		}
-		fmt.Fprintf(w, "tenant      %s (%s; %s)\n", t.Tenant, flags, t.Programs)
+		recorded := ""
+		if t.Records > 0 {
+			recorded = fmt.Sprintf("; derived as its %d policy records say", t.Records)
+		}
+		fmt.Fprintf(w, "tenant      %s (%s; %s%s)\n", t.Tenant, flags, t.Programs, recorded)
 		fmt.Fprintf(w, "            %d re-derived, %d stored: %d %s, %d %s, %d %s, %d %s", t.Replayed, t.Stored,
 			t.Identical, same, t.Missing, missing, t.Extra, extra, t.Different, different)
 		if t.NotYet > 0 {
@@ -613,6 +803,9 @@ func printReplay(w io.Writer, r replayResult) {
 		}
 		if t.Shed > 0 {
 			fmt.Fprintf(w, "; %d shed (derived_events_perf)", t.Shed)
+		}
+		if t.NotVerifiable > 0 {
+			fmt.Fprintf(w, "; %d not verifiable", t.NotVerifiable)
 		}
 		fmt.Fprintln(w)
 		for _, ex := range t.Examples {
@@ -630,6 +823,10 @@ func printReplay(w io.Writer, r replayResult) {
 			}
 		}
 	}
+	for _, u := range r.Unverifiable {
+		fmt.Fprintf(w, "unverifiable tenant %s, log indexes %d–%d: derived with the program of sha256 %s: %s\n", u.Tenant, u.From, u.To, u.Program, u.Reason)
+		fmt.Fprintf(w, "            its derived spans caused from log index %d on are not compared; put that program back in cfg/tenants/%s to verify them\n", u.From, u.Tenant)
+	}
 	if r.Backfilled != nil {
 		fmt.Fprintf(w, "backfilled  %d shed derived spans appended to the ledger\n", *r.Backfilled)
 	}
@@ -640,6 +837,8 @@ func printReplay(w io.Writer, r replayResult) {
 		fmt.Fprintf(w, "would change %d derived spans (%d added, %d dropped, %d changed)\n", r.Divergence, r.Missing, r.Extra, r.Different)
 	case r.OK:
 		fmt.Fprintf(w, "OK          divergence 0: every stored derived span is re-derived byte for byte, and nothing else is\n")
+	case r.Divergence == 0 && r.State != "different":
+		fmt.Fprintf(w, "INCOMPLETE  divergence 0 in what could be verified; %d stored derived spans could not be (unverifiable above)\n", r.NotVerifiable)
 	case r.Divergence == 0:
 		fmt.Fprintf(w, "FAIL        divergence 0, but the state the data plane saved at log index %d differs from the re-derived one\n", *r.Cursor)
 	default:

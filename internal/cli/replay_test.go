@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -159,9 +160,27 @@ func (d *dataPlane) stop(tb testing.TB) {
 // number of entries.
 func derivedData(tb testing.TB, data string, lines [][]byte, clocks bool) uint64 {
 	tb.Helper()
-	store, err := segment.Open(context.Background(), segment.Config{Dir: data, IndexCacheBytes: 8 << 20})
+	return deriveData(tb, data, lines, clocks, false)
+}
+
+// legacyData is derivedData by a data plane that records no policies
+// (derivation_policy), as builds before them: replay derives such a
+// ledger with the tenants' configuration now, so changing it shows as
+// divergence.
+func legacyData(tb testing.TB, data string, lines [][]byte) uint64 {
+	tb.Helper()
+	return deriveData(tb, data, lines, false, true)
+}
+
+func deriveData(tb testing.TB, data string, lines [][]byte, clocks, legacy bool) uint64 {
+	tb.Helper()
+	seg, err := segment.Open(context.Background(), segment.Config{Dir: data, IndexCacheBytes: 8 << 20})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	var store ledger.Store = seg
+	if legacy {
+		store = noPolicyRecords{seg}
 	}
 	d := startDataPlane(tb, data, store, false)
 	const batch = 4096
@@ -181,6 +200,32 @@ func derivedData(tb testing.TB, data string, lines [][]byte, clocks bool) uint64
 		tb.Fatal(err)
 	}
 	return n
+}
+
+// noPolicyRecords is a store that drops the data plane's policy records
+// (answering that they were stored already).
+type noPolicyRecords struct{ ledger.Store }
+
+func (s noPolicyRecords) Append(ctx context.Context, spans []*span.Span) ([]ledger.Outcome, error) {
+	var keep []*span.Span
+	for _, sp := range spans {
+		if sp.EntityType != dataplane.TypePolicy {
+			keep = append(keep, sp)
+		}
+	}
+	outs, err := s.Store.Append(ctx, keep)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]ledger.Outcome, 0, len(spans))
+	for _, sp := range spans {
+		if sp.EntityType == dataplane.TypePolicy {
+			all = append(all, ledger.Outcome{Result: ledger.Result{ID: sp.ID, Tenant: sp.Tenant, Duplicate: true}})
+			continue
+		}
+		all, outs = append(all, outs[0]), outs[1:]
+	}
+	return all, nil
 }
 
 // storedDerived counts the derived spans in data by entity type.
@@ -249,8 +294,11 @@ func tenantOf(t *testing.T, r replayResult, name string) replayTenant {
 // TestReplayVerify: a data directory the data plane derived (the corpus,
 // the tuned policy, trajectories and diamond on; a tenant with them off)
 // replays with divergence 0 and the saved state equal to the
-// re-derived one; changing what the tenant runs under it — its flags,
-// its policy — is divergence, named by kind and id.
+// re-derived one. Its data plane recorded no policies (an older build):
+// replay derives with the tenants' configuration now, so changing what
+// the tenant runs under it — its flags, its policy — is divergence,
+// named by kind and id. (With the policies recorded, it is not:
+// TestReplayRecordedPolicies.)
 func TestReplayVerify(t *testing.T) {
 	data := t.TempDir()
 	tuned, err := os.ReadFile(tunedPolicy)
@@ -265,7 +313,7 @@ func TestReplayVerify(t *testing.T) {
 	for i := range 20 {
 		lines = append(lines, fmt.Appendf(nil, `{"id":"o%d","tenant":"t_off","who":"w","did":"d","this":"x","when":"2011-01-01T00:00:%02dZ"}`, i, i))
 	}
-	entries := derivedData(t, data, lines, false)
+	entries := legacyData(t, data, lines)
 	counts := storedDerived(t, data)
 	if counts[derive.TypeCandidate] == 0 || counts[derive.TypeQuality] == 0 {
 		t.Fatalf("the data plane derived %v: want scores and candidates", counts)
@@ -538,7 +586,8 @@ func TestReplayClockSpans(t *testing.T) {
 }
 
 // TestReplayStore: replay --store re-derives a PostgreSQL ledger, the
-// data-plane node's configuration and state in --data.
+// data-plane node's configuration and state in --data, with the
+// policies the data plane recorded in it.
 func TestReplayStore(t *testing.T) {
 	db := pgtest.NewDatabase(t)
 	ctx := context.Background()
@@ -566,10 +615,13 @@ func TestReplayStore(t *testing.T) {
 	if code != 0 || res.Divergence != 0 || res.Identical == 0 || res.Entries != size || res.State != "identical" || res.Parsed != 0 {
 		t.Fatalf("exit %d: %+v\n%s", code, res, errOut)
 	}
+	// The policy the data plane recorded in the ledger is what replay
+	// derives with, whatever tenant.yaml says now.
 	writeTenantFile(t, data, "t_receipt", "tenant.yaml", []byte("features:\n  trajectory: false\n"))
-	res, code, _ = runReplay(t, "--store", db, "--data", data, "--verify")
-	if code != ExitFailed || res.Extra != res.Stored || res.Extra == 0 {
-		t.Errorf("trajectories off: exit %d, extra %d of %d stored; want %d, all extra", code, res.Extra, res.Stored, ExitFailed)
+	again, code, errOut := runReplay(t, "--store", db, "--data", data, "--verify")
+	if code != 0 || again.Divergence != 0 || again.Identical != res.Identical || again.PolicyRecords != 1 {
+		t.Errorf("trajectories off since: exit %d, divergence %d, identical %d, %d policy records; want 0, 0, %d, 1\n%s",
+			code, again.Divergence, again.Identical, again.PolicyRecords, res.Identical, errOut)
 	}
 }
 
@@ -817,5 +869,156 @@ func TestReplayShed(t *testing.T) {
 	res, code, _ = runReplay(t, "--data", data, "--verify")
 	if code != 0 || res.Divergence != 0 || res.State != "identical" {
 		t.Errorf("after a restart: exit %d, divergence %d, state %q", code, res.Divergence, res.State)
+	}
+}
+
+// policyRecords reads the derivation_policy records stored in data.
+func policyRecords(t *testing.T, data string) []dataplane.PolicyRecord {
+	t.Helper()
+	store, err := segment.Open(context.Background(), segment.Config{Dir: data, IndexCacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var out []dataplane.PolicyRecord
+	err = store.Read(context.Background(), 0, store.Size(), func(e *span.Entry) error {
+		rec, ok, err := dataplane.ReadPolicyRecord(e)
+		if ok && err == nil {
+			out = append(out, rec)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReplayRecordedPolicies: a ledger whose tenant had its flags
+// toggled and its program changed while the data plane derived it
+// replays with divergence 0, whatever the configuration is now: replay
+// derives each range of entries with the policy the data plane recorded
+// for it. A record that names its program by its hash only (over 40,000
+// bytes encoded) is verified with the tenant's program when that has
+// the hash, and is reported not verifiable, exit 2, when it has not.
+// --policy still shows what a policy would change.
+func TestReplayRecordedPolicies(t *testing.T) {
+	data := t.TempDir()
+	tuned, err := os.ReadFile(tunedPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A program too large to embed: the tuned policy with 2,000
+	// exceptions that match nothing.
+	big := append([]byte(nil), tuned...)
+	big = append(big, "\ntrajectory_linker:\n  window: 30d\n  close_timeout: 14d\n  exceptions:\n"...)
+	big = bytes.Replace(big, []byte("trajectory_linker:\n  window: 30d\n  close_timeout: 14d\n"), nil, 1)
+	for i := range 2000 {
+		big = fmt.Appendf(big, "    - \"this:no-such-thing-%05d-*\"\n", i)
+	}
+	on := []byte("features:\n  trajectory: true\n  diamond: true\n")
+	off := []byte("features:\n  trajectory: false\n  diamond: true\n")
+	receipt := filepath.Join(data, "cfg", "tenants", "t_receipt", "receipt.yaml")
+	phases := []struct {
+		name   string
+		config func()
+		lines  int // corpus lines ingested so far at its end
+	}{
+		{"trajectories and diamond on, the tuned policy", func() {
+			writeTenantFile(t, data, "t_receipt", "tenant.yaml", on)
+			writeTenantFile(t, data, "t_receipt", "receipt.yaml", tuned)
+		}, 2000},
+		{"trajectories off", func() { writeTenantFile(t, data, "t_receipt", "tenant.yaml", off) }, 3500},
+		{"on again, the default program", func() {
+			writeTenantFile(t, data, "t_receipt", "tenant.yaml", on)
+			if err := os.Remove(receipt); err != nil {
+				t.Fatal(err)
+			}
+		}, 5000},
+		{"other weights", func() {
+			writeTenantFile(t, data, "t_receipt", "receipt.yaml", append(tuned, "  weights: {mass: 0.6, persistence: 0.1, verification: 0.3}\n"...))
+		}, 6500},
+		{"a program too large to embed", func() { writeTenantFile(t, data, "t_receipt", "receipt.yaml", big) }, 0},
+	}
+	lines := corpusLines(t, 0)
+	store, err := segment.Open(context.Background(), segment.Config{Dir: data, IndexCacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var froms []uint64
+	done := 0
+	for _, ph := range phases {
+		// Each configuration applies from a restart of the data plane
+		// (its hot reloads: internal/dataplane's TestPolicyRecords).
+		ph.config()
+		d := startDataPlane(t, data, store, false)
+		froms = append(froms, store.Size())
+		end := ph.lines
+		if end == 0 {
+			end = len(lines)
+		}
+		for ; done < end; done = min(done+2048, end) {
+			appendLines(t, store, lines[done:min(done+2048, end)])
+			d.catchUp(t, false)
+		}
+		d.stop(t)
+	}
+	entries := store.Size()
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs := policyRecords(t, data)
+	if len(recs) != len(phases) {
+		t.Fatalf("%d policy records %+v, want one per phase: %d", len(recs), recs, len(phases))
+	}
+	for i, rec := range recs {
+		if rec.From != froms[i] || rec.Tenant != "t_receipt" {
+			t.Errorf("record %d (%s): tenant %s from %d, want t_receipt from %d", i, phases[i].name, rec.Tenant, rec.From, froms[i])
+		}
+		if embedded := rec.Encoded != nil; embedded != (i < len(recs)-1) {
+			t.Errorf("record %d (%s): program embedded %v (sha256 %.12s)", i, phases[i].name, embedded, rec.Program)
+		}
+	}
+	counts := storedDerived(t, data)
+
+	res, code, errOut := runReplay(t, "--data", data, "--verify")
+	if code != 0 || !res.OK || res.Divergence != 0 || res.Identical != counts[""] || res.State != "identical" || res.PolicyRecords != len(phases) || res.Entries != entries {
+		t.Fatalf("replay --verify: exit %d, ok %v, divergence %d, identical %d of %d, state %q, %d policy records; want 0, ok, 0, all, identical, %d\n%+v\n%s",
+			code, res.OK, res.Divergence, res.Identical, counts[""], res.State, res.PolicyRecords, len(phases), res, errOut)
+	}
+
+	// The audit's case: trajectories turned off since.
+	writeTenantFile(t, data, "t_receipt", "tenant.yaml", off)
+	res, code, errOut = runReplay(t, "--data", data, "--verify")
+	if code != 0 || res.Divergence != 0 || res.Identical != counts[""] {
+		t.Errorf("trajectories off since: exit %d, divergence %d (%d missing, %d extra), identical %d; want 0, 0, %d\n%s",
+			code, res.Divergence, res.Missing, res.Extra, res.Identical, counts[""], errOut)
+	}
+	writeTenantFile(t, data, "t_receipt", "tenant.yaml", on)
+
+	// The large program replaced: the last range cannot be verified.
+	writeTenantFile(t, data, "t_receipt", "receipt.yaml", tuned)
+	res, code, errOut = runReplay(t, "--data", data, "--verify")
+	last := recs[len(recs)-1]
+	want := replayUnverifiable{Tenant: "t_receipt", From: last.From, To: entries - 1, Program: last.Program}
+	if code != ExitUsage || res.OK || res.Divergence != 0 || len(res.Unverifiable) != 1 || res.NotVerifiable == 0 ||
+		res.Identical+res.NotVerifiable != counts[""] || res.State == "different" {
+		t.Fatalf("the program of a hash-only record gone: exit %d, ok %v, divergence %d, identical %d + not verifiable %d of %d, state %q, unverifiable %+v; want %d, not ok, 0, all, %+v\n%s",
+			code, res.OK, res.Divergence, res.Identical, res.NotVerifiable, counts[""], res.State, res.Unverifiable, ExitUsage, want, errOut)
+	}
+	if got := res.Unverifiable[0]; got.Tenant != want.Tenant || got.From != want.From || got.To != want.To || got.Program != want.Program || got.Reason == "" {
+		t.Errorf("unverifiable %+v, want %+v", got, want)
+	}
+	out, _, code := runMain(t, context.Background(), nil, "", "replay", "--data", data, "--verify")
+	if code != ExitUsage || !strings.Contains(out, "INCOMPLETE") || !strings.Contains(out, last.Program) ||
+		!strings.Contains(out, fmt.Sprintf("log indexes %d–%d", want.From, want.To)) {
+		t.Errorf("human report: exit %d\n%s", code, out)
+	}
+
+	// --policy ignores the records: what the tuned policy would change.
+	res, code, errOut = runReplay(t, "--data", data, "--policy", tunedPolicy)
+	if code != 0 || res.Mode != "policy" || res.Divergence == 0 || res.PolicyRecords != 0 || len(res.Unverifiable) != 0 {
+		t.Errorf("--policy: exit %d, mode %q, divergence %d, %d records, unverifiable %v; want 0, policy, > 0, 0, none\n%s",
+			code, res.Mode, res.Divergence, res.PolicyRecords, res.Unverifiable, errOut)
 	}
 }

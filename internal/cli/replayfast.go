@@ -21,6 +21,14 @@ import (
 // whenever it meets what it does not expect, so it can be slower, never
 // wrong: a line is only ever called identical to a re-derived span when
 // it holds exactly its canonical members.
+//
+// The data plane's derivation_policy records need nothing here: which
+// policy an entry is derived with is decided in the engine stage, by
+// tenant and log index (replayPolicies.policy, from the records read
+// before the pipeline starts), whichever way its line was read — so
+// these fast reads give the same answers on a ledger whose records
+// change a tenant's policy as on one without records. A record's own
+// line is read as any system span (inputOf), which derives nothing.
 
 // derivedCanon writes the canonical form of derived spans.
 type derivedCanon struct {

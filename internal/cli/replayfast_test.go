@@ -267,7 +267,7 @@ func TestInputOf(t *testing.T) {
 func TestReplayBudget(t *testing.T) {
 	data := t.TempDir()
 	writeTenantFile(t, data, "t_receipt", "tenant.yaml", []byte("features:\n  trajectory: true\n  diamond: true\n"))
-	derivedData(t, data, corpusLines(t, 2000), false)
+	legacyData(t, data, corpusLines(t, 2000)) // no policy records: the change below is divergence
 	run := func(budget int) replayResult {
 		var out bytes.Buffer
 		a := &app{io: IO{In: strings.NewReader(""), Out: &out, Err: io.Discard, Getenv: func(string) string { return "" }}, logLevel: "info"}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/logline/logline/internal/dataplane"
 	"github.com/logline/logline/internal/derive"
 	"github.com/logline/logline/internal/ledger"
 	"github.com/logline/logline/internal/lll/eval"
@@ -66,6 +68,7 @@ type pendingSpan struct {
 	n        uint64 // order of derivation
 	typ      string
 	compared bool   // caused at or after --from
+	unver    bool   // not compared: caused in an unverifiable range
 	canon    []byte // its canonical form, while within replayBudget
 	split    int    // in canon, after the id member
 }
@@ -96,14 +99,86 @@ type replayEntry struct {
 
 func (b *replayBatch) line(en *replayEntry) []byte { return b.arena[en.off : en.off+en.n] }
 
+// causeKey is tenant + "\x00" + id of an entry read by inputOf or
+// parsed (not a fast one).
+func (en *replayEntry) causeKey() string {
+	if en.e != nil {
+		return en.e.Tenant + "\x00" + en.e.ID
+	}
+	return en.in.Tenant + "\x00" + en.in.ID
+}
+
 // derivedSpan is one re-derived span.
 type derivedSpan struct {
 	d        derive.Derived
 	cause    uint64
 	compared bool      // caused at or after --from
+	unver    bool      // not compared: caused in an unverifiable range
 	canon    []byte    // its canonical form (when compared)
 	split    int       // in canon, after the id member
 	hash     span.Hash // its curr_hash
+}
+
+// readPolicyRecords reads the data plane's derivation_policy records in
+// the entries [0, size) — before the entries they govern are replayed:
+// a record is stored after its from_log_index. It is one more read of
+// the ledger, but not a parse: only the lines that end as the data
+// plane's records end (dataplane.IsPolicyLine) are parsed, and the
+// ledger is read in as many ranges at once as there are cores.
+//
+// It returns them by tenant, in the order they govern (ascending
+// from_log_index): a record supersedes those stored before it that
+// start at or after its from_log_index — the worker went back to a
+// saved state before them (a failure, a crash) and derived those
+// entries again, as the later record says. A record it cannot read is
+// left out, with a warning.
+func readPolicyRecords(ctx context.Context, store ledger.Store, size uint64) (map[string][]dataplane.PolicyRecord, []string, error) {
+	parts := uint64(runtime.GOMAXPROCS(0))
+	if size < 1<<16 {
+		parts = 1
+	}
+	found := make([][]dataplane.PolicyRecord, parts)
+	warns := make([][]string, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Go(func() {
+			from, to := i*size/parts, (i+1)*size/parts
+			errs[i] = store.ReadRaw(ctx, from, to, func(idx uint64, line []byte) error {
+				if !dataplane.IsPolicyLine(line) {
+					return nil
+				}
+				e, err := span.ParseEntry(bytes.Clone(line))
+				if err != nil {
+					return fmt.Errorf("%w: log index %d: %v", ledger.ErrCorrupt, idx, err)
+				}
+				rec, ok, err := dataplane.ReadPolicyRecord(e)
+				switch {
+				case err != nil:
+					warns[i] = append(warns[i], fmt.Sprintf("%v: left out; the tenant's entries it would govern are derived under the record before it", err))
+				case ok:
+					found[i] = append(found[i], rec)
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	out := map[string][]dataplane.PolicyRecord{}
+	for _, part := range found {
+		for _, rec := range part {
+			list := out[rec.Tenant]
+			keep := len(list)
+			for keep > 0 && list[keep-1].From >= rec.From {
+				keep--
+			}
+			out[rec.Tenant] = append(list[:keep], rec)
+		}
+	}
+	return out, slices.Concat(warns...), nil
 }
 
 // shedRange is the log index range of the causes a derivation_shed
@@ -128,18 +203,22 @@ type replayer struct {
 	stateDiff string
 
 	// The matcher's.
-	pending  map[string]pendingSpan // by tenant + "\x00" + id
-	causes   map[string]struct{}    // with --from: spans at or after it, by tenant + "\x00" + id
-	shed     map[string][]shedRange // by tenant: causes whose derived spans the data plane shed
-	shedLeft [][]byte               // the canonical form of those found shed, in derivation order
-	tenants  map[string]*replayTenant
-	examples map[string]map[string]int // tenant → kind → listed
-	n        uint64
-	parsed   int64 // stored derived spans parsed in full
-	kept     int   // bytes of pendingSpan.canon
-	budget   int   // most bytes kept: replayBudget
-	key      []byte
-	buf      []byte
+	pending map[string]pendingSpan // by tenant + "\x00" + id
+	causes  map[string]struct{}    // with --from: spans at or after it, by tenant + "\x00" + id
+	// unverCauses are the spans of tenants with unverifiable ranges from
+	// the first such range on (replayPolicies.unverified), by tenant +
+	// "\x00" + id: the derived spans they caused are not compared.
+	unverCauses map[string]struct{}
+	shed        map[string][]shedRange // by tenant: causes whose derived spans the data plane shed
+	shedLeft    [][]byte               // the canonical form of those found shed, in derivation order
+	tenants     map[string]*replayTenant
+	examples    map[string]map[string]int // tenant → kind → listed
+	n           uint64
+	parsed      int64 // stored derived spans parsed in full
+	kept        int   // bytes of pendingSpan.canon
+	budget      int   // most bytes kept: replayBudget
+	key         []byte
+	buf         []byte
 }
 
 func newReplayer(o replayOptions, pol *replayPolicies, saved *workerState) *replayer {
@@ -147,6 +226,9 @@ func newReplayer(o replayOptions, pol *replayPolicies, saved *workerState) *repl
 		tenants: map[string]*replayTenant{}, examples: map[string]map[string]int{}}
 	if o.from > 0 {
 		r.causes = map[string]struct{}{}
+	}
+	if len(pol.unverified) > 0 {
+		r.unverCauses = map[string]struct{}{}
 	}
 	r.eng = derive.New(pol.policy)
 	r.budget = cmp.Or(o.budget, replayBudget)
@@ -327,6 +409,7 @@ func (r *replayer) derive(ctx context.Context, size uint64, workers int, submit 
 		for i := range b.entries {
 			en := &b.entries[i]
 			r.cur = en.index
+			r.pol.cur = en.index
 			if r.state == "" && r.saved.Cursor == en.index {
 				r.checkState()
 			}
@@ -362,7 +445,18 @@ func (r *replayer) derive(ctx context.Context, size uint64, workers int, submit 
 
 // emit takes a re-derived span (in the engine stage).
 func (r *replayer) emit(d *derive.Derived) {
-	r.batch.derived = append(r.batch.derived, derivedSpan{d: *d, cause: r.cur, compared: r.cur >= r.o.from})
+	unver := r.unverifiedAt(d.Tenant, r.cur)
+	r.batch.derived = append(r.batch.derived, derivedSpan{d: *d, cause: r.cur, compared: r.cur >= r.o.from && !unver, unver: unver})
+}
+
+// unverifiedAt reports whether what tenant's entry at index derives
+// cannot be verified (replayPolicies.unverified).
+func (r *replayer) unverifiedAt(tenant string, index uint64) bool {
+	if len(r.pol.unverified) == 0 {
+		return false
+	}
+	from, ok := r.pol.unverified[tenant]
+	return ok && index >= from
 }
 
 // hash has workers write a batch's derived spans in canonical form, with
@@ -473,10 +567,11 @@ func (r *replayer) match(ctx context.Context, in <-chan *replayBatch, free chan<
 			case en.in != nil && en.in.EntityType == derive.TypeShed:
 				r.shedRecord(en.in.Tenant, en.in.Fields)
 			case r.causes != nil && en.index >= r.o.from:
-				if en.e != nil {
-					r.causes[en.e.Tenant+"\x00"+en.e.ID] = struct{}{}
-				} else {
-					r.causes[en.in.Tenant+"\x00"+en.in.ID] = struct{}{}
+				r.causes[en.causeKey()] = struct{}{}
+			}
+			if r.unverCauses != nil && en.fast == nil {
+				if k := en.causeKey(); r.unverifiedAt(k[:strings.IndexByte(k, 0)], en.index) {
+					r.unverCauses[k] = struct{}{}
 				}
 			}
 			for j := en.from; j < en.end; j++ {
@@ -526,7 +621,7 @@ func (r *replayer) shedSpans() [][]byte { return r.shedLeft }
 
 // addPending makes a re-derived span wait for its stored copy.
 func (r *replayer) addPending(ds *derivedSpan) {
-	p := pendingSpan{cause: ds.cause, n: r.n, typ: ds.d.Type, compared: ds.compared, hash: ds.hash}
+	p := pendingSpan{cause: ds.cause, n: r.n, typ: ds.d.Type, compared: ds.compared, unver: ds.unver, hash: ds.hash}
 	r.n++
 	if p.compared {
 		if r.kept+len(ds.canon) <= r.budget {
@@ -561,7 +656,10 @@ func (r *replayer) storedFast(b *replayBatch, en *replayEntry) error {
 	other := r.o.tenant != "" && f.tenant != r.o.tenant
 	switch {
 	case ok && (!p.compared || other):
-		r.take(f.tenant, f.id) // caused before --from, or not replayed
+		r.take(f.tenant, f.id) // caused before --from, or not replayed, or not verifiable
+		if p.unver && !other {
+			r.tenant(f.tenant).NotVerifiable++
+		}
 		return nil
 	case !ok && (other || en.index < r.o.from):
 		return nil // extra, but caused before --from (it is stored before it)
@@ -607,6 +705,9 @@ func (r *replayer) stored(tenant, id, typ string, seq uint64, hash span.Hash, e 
 	}
 	if ok {
 		if !p.compared {
+			if p.unver {
+				r.tenant(tenant).NotVerifiable++
+			}
 			return
 		}
 		t := r.tenant(tenant)
@@ -622,6 +723,10 @@ func (r *replayer) stored(tenant, id, typ string, seq uint64, hash span.Hash, e 
 	if r.o.from > 0 && !r.causedSinceFrom(e) {
 		return
 	}
+	if r.unverifiedAt(tenant, e.LogIndex) && r.causedIn(e, r.unverCauses) {
+		r.tenant(tenant).NotVerifiable++
+		return
+	}
 	t := r.tenant(tenant)
 	t.Stored++
 	t.Extra++
@@ -635,12 +740,19 @@ func (r *replayer) causedSinceFrom(e *span.Entry) bool {
 	if e.LogIndex < r.o.from {
 		return false
 	}
+	return r.causedIn(e, r.causes)
+}
+
+// causedIn reports whether a stored derived span's cause (the span its
+// related_to names) is one of causes; true for one without a known
+// cause.
+func (r *replayer) causedIn(e *span.Entry, causes map[string]struct{}) bool {
 	raw, ok := e.Field("related_to")
 	var ids []string
 	if !ok || json.Unmarshal(raw, &ids) != nil || len(ids) == 0 {
 		return true
 	}
-	_, ok = r.causes[e.Tenant+"\x00"+ids[0]]
+	_, ok = causes[e.Tenant+"\x00"+ids[0]]
 	return ok
 }
 
@@ -719,6 +831,7 @@ func (r *replayer) finish(res *replayResult) {
 		t := r.tenants[name]
 		c := r.pol.get(name)
 		t.Trajectory, t.Diamond, t.Programs = c.feats.Trajectory, c.feats.Diamond, c.source
+		t.Records = r.pol.recordsOf(name)
 		slices.SortStableFunc(t.Examples, func(a, b replayExample) int {
 			return cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind))
 		})
@@ -731,6 +844,8 @@ func (r *replayer) finish(res *replayResult) {
 		res.Different += t.Different
 		res.NotYet += t.NotYet
 		res.Shed += t.Shed
+		res.NotVerifiable += t.NotVerifiable
+		res.PolicyRecords += t.Records
 	}
 	if res.Tenants == nil {
 		res.Tenants = []replayTenant{}
@@ -759,7 +874,11 @@ func (r *replayer) checkState() {
 		r.state, r.stateDiff = "different", fmt.Sprintf("the saved state does not encode: %v", err)
 		return
 	}
-	r.state, r.stateDiff = stateDiff(got, saved)
+	// A tenant unverifiable before the cursor has a state that depends
+	// on what a program replay does not know derived: not compared.
+	r.state, r.stateDiff = stateDiff(got, saved, func(tenant string) bool {
+		return r.saved.Cursor > 0 && r.unverifiedAt(tenant, r.saved.Cursor-1)
+	})
 }
 
 // stateMembers are the members of a tenant's encoded state that what it
@@ -770,7 +889,7 @@ var stateMembers = []string{"name", "watermark", "open", "hist", "horizon", "rec
 // differ" when only counters do (which tenants' and which); or
 // "different" and where: a tenant's open trajectories, watermark or
 // score history, which a restart from the saved state would derive on.
-func stateDiff(got, saved []byte) (state, diff string) {
+func stateDiff(got, saved []byte, skip func(tenant string) bool) (state, diff string) {
 	var g, s struct {
 		Version int                          `json:"version"`
 		Tenants []map[string]json.RawMessage `json:"tenants"`
@@ -792,6 +911,29 @@ func stateDiff(got, saved []byte) (state, diff string) {
 		return out
 	}
 	gt, st := byName(g.Tenants), byName(s.Tenants)
+	var skipped []string
+	for _, m := range []map[string]map[string]json.RawMessage{gt, st} {
+		for name := range m {
+			if skip(name) {
+				delete(gt, name)
+				delete(st, name)
+				skipped = append(skipped, name)
+			}
+		}
+	}
+	// The state of the others holds, or not, as far as they go.
+	state, diff = compareTenantStates(gt, st, g.Stats, s.Stats)
+	if len(skipped) > 0 && state != "different" {
+		slices.Sort(skipped)
+		note := "not compared, not verifiable: tenant " + strings.Join(slices.Compact(skipped), ", ")
+		diff = strings.TrimPrefix(diff+"; "+note, "; ")
+	}
+	return state, diff
+}
+
+// compareTenantStates is stateDiff over the tenants' states by name and
+// the run's totals.
+func compareTenantStates(gt, st map[string]map[string]json.RawMessage, gStats, sStats json.RawMessage) (state, diff string) {
 	for _, name := range slices.Sorted(maps.Keys(gt)) {
 		if _, ok := st[name]; !ok {
 			return "different", fmt.Sprintf("tenant %s has a state re-derived but none saved", name)
@@ -827,7 +969,7 @@ func stateDiff(got, saved []byte) (state, diff string) {
 			counters = append(counters, fmt.Sprintf("tenant %s: %s", name, strings.Join(slices.Compact(differ), ", ")))
 		}
 	}
-	if !equalJSON(g.Stats, s.Stats) {
+	if !equalJSON(gStats, sStats) {
 		counters = append(counters, "the run's totals")
 	}
 	if len(counters) > 0 {

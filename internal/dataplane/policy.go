@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -149,4 +150,43 @@ func (w *Worker) forgetStale(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// PolicyRecord is a stored derivation_policy record, as `logline
+// replay` reads it.
+type PolicyRecord struct {
+	LogIndex uint64 // where it is stored
+	Tenant   string
+	From     uint64 // the first entry derived under it
+	PolicyKey
+	// Encoded is the encoded program (ir.Encode) the record embeds; nil
+	// when it names the program by its hash only.
+	Encoded []byte
+}
+
+// ReadPolicyRecord reads a stored entry as a policy record: false when
+// it is no record of the data plane's (another entity type or author),
+// an error when it is one whose data this build cannot read.
+func ReadPolicyRecord(e *span.Entry) (PolicyRecord, bool, error) {
+	if e.EntityType != TypePolicy || e.Who != PolicyWho {
+		return PolicyRecord{}, false, nil
+	}
+	raw, _ := e.Field("data")
+	var d struct {
+		From *uint64 `json:"from_log_index"`
+		PolicyKey
+		Program *string `json:"program"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil || d.From == nil {
+		return PolicyRecord{}, true, fmt.Errorf("policy record %s at log index %d: data without from_log_index or not an object: %v", e.ID, e.LogIndex, err)
+	}
+	r := PolicyRecord{LogIndex: e.LogIndex, Tenant: e.Tenant, From: *d.From, PolicyKey: d.PolicyKey}
+	if d.Program != nil {
+		b, err := base64.StdEncoding.DecodeString(*d.Program)
+		if err != nil {
+			return PolicyRecord{}, true, fmt.Errorf("policy record %s at log index %d: program: %w", e.ID, e.LogIndex, err)
+		}
+		r.Encoded = b
+	}
+	return r, true, nil
 }
