@@ -183,7 +183,7 @@ type replayResult struct {
 	Backfilled *int64 `json:"backfilled,omitempty"` // with --backfill: shed spans appended (new)
 	Divergence int64  `json:"divergence"`           // missing + extra + different
 	// PolicyRecords counts the derivation_policy records replay derived
-	// with (superseded ones aside); NotVerifiable the stored derived
+	// with, every tenant's (superseded ones aside); NotVerifiable the stored derived
 	// spans it could not verify, in the Unverifiable ranges: derived with
 	// a program the ledger names by its hash only, which is not the
 	// tenant's program now.
@@ -791,8 +791,14 @@ func printReplay(w io.Writer, r replayResult) {
 				flags = "trajectory on, diamond on"
 			}
 		}
-		recorded := ""
+		recorded := "" // the flags and programs are the tenant's now
 		if t.Records > 0 {
+			flags = "now " + flags
+		}
+		switch {
+		case t.Records == 1:
+			recorded = "; derived as its policy record says"
+		case t.Records > 1:
 			recorded = fmt.Sprintf("; derived as its %d policy records say", t.Records)
 		}
 		fmt.Fprintf(w, "tenant      %s (%s; %s%s)\n", t.Tenant, flags, t.Programs, recorded)

@@ -845,7 +845,9 @@ func (r *replayer) finish(res *replayResult) {
 		res.NotYet += t.NotYet
 		res.Shed += t.Shed
 		res.NotVerifiable += t.NotVerifiable
-		res.PolicyRecords += t.Records
+	}
+	for _, tr := range r.pol.records {
+		res.PolicyRecords += len(tr.recs) // every tenant's, also those that derived nothing
 	}
 	if res.Tenants == nil {
 		res.Tenants = []replayTenant{}
