@@ -166,25 +166,41 @@ func TestPolicyRecords(t *testing.T) {
 		name  string
 		feats eval.Features
 		prog  *ir.Program
-		fail  bool // the record's first append fails
+		fail  bool // the records' first append fails
 	}
 	changes := []change{
 		{"first entry", on, p1, false},
 		{"trajectory off", off, p1, false},
 		{"trajectory on", on, p1, false},
-		{"program changed, its record's append failing", on, p2, true},
+		// With the first entry of another tenant before the change, in
+		// the same batch: neither record may be lost, though the saved
+		// state names no policy of the new tenant.
+		{"program changed, a new tenant, the records' append failing", on, p2, true},
+	}
+	var others []*span.Span
+	for i := range 20 {
+		sp, err := span.Decode(fmt.Appendf(nil, `{"id":"o%d","tenant":"t_other","who":"w","did":"d","this":"x","when":"2011-01-01T00:00:%02dZ"}`, i, i), span.DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		others = append(others, sp)
 	}
 	var want []storedPolicy
 	for i, c := range changes {
 		cfgs.set(c.feats, c.prog)
 		s.armed.Store(c.fail)
 		from := real.Size()
+		if c.fail {
+			appendAll(t, real, others)
+			want = append(want, storedPolicy{Tenant: "t_other", From: from, Trajectory: c.feats.Trajectory, Diamond: c.feats.Diamond, Program: ProgramSHA256(c.prog)})
+			from += uint64(len(others))
+		}
 		appendAll(t, real, spans[i*400:(i+1)*400])
 		caughtUp()
 		if c.fail && !s.failed.Load() {
 			t.Fatalf("%s: no append failed", c.name)
 		}
-		want = append(want, storedPolicy{From: from, Trajectory: c.feats.Trajectory, Diamond: c.feats.Diamond, Program: ProgramSHA256(c.prog)})
+		want = append(want, storedPolicy{Tenant: spans[0].Tenant, From: from, Trajectory: c.feats.Trajectory, Diamond: c.feats.Diamond, Program: ProgramSHA256(c.prog)})
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -198,12 +214,12 @@ func TestPolicyRecords(t *testing.T) {
 		}
 		for i, g := range got {
 			w := want[i]
-			if g.From != w.From || g.Trajectory != w.Trajectory || g.Diamond != w.Diamond || g.Program != w.Program {
-				t.Errorf("record %d (%s): from %d trajectory %v diamond %v program %.12s; want %d %v %v %.12s",
-					i, changes[min(i, len(changes)-1)].name, g.From, g.Trajectory, g.Diamond, g.Program, w.From, w.Trajectory, w.Diamond, w.Program)
+			if g.Tenant != w.Tenant || g.From != w.From || g.Trajectory != w.Trajectory || g.Diamond != w.Diamond || g.Program != w.Program {
+				t.Errorf("record %d: tenant %s from %d trajectory %v diamond %v program %.12s; want %s %d %v %v %.12s",
+					i, g.Tenant, g.From, g.Trajectory, g.Diamond, g.Program, w.Tenant, w.From, w.Trajectory, w.Diamond, w.Program)
 			}
-			if g.Who != PolicyWho || g.Tenant != spans[0].Tenant || g.Index <= g.From {
-				t.Errorf("record %d: who %q tenant %q at %d, from %d", i, g.Who, g.Tenant, g.Index, g.From)
+			if g.Who != PolicyWho || g.Index <= g.From {
+				t.Errorf("record %d: who %q at %d, from %d", i, g.Who, g.Index, g.From)
 			}
 			if g.Embedded == nil {
 				t.Errorf("record %d: no program embedded", i)

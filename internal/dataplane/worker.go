@@ -247,7 +247,10 @@ func (w *Worker) load() error {
 		w.recorded[t] = k
 	}
 	if err := w.forgetStale(context.Background()); err != nil {
-		return fmt.Errorf("dataplane: the policy records after the saved state: %w", err)
+		// Not knowing which tenants have stale records, record every
+		// tenant's policy again: a duplicate of the one in force at worst.
+		w.cfg.Logger.Warn("data plane: reading the policy records after the saved state; every tenant's policy is recorded again", "err", err)
+		clear(w.recorded)
 	}
 	return nil
 }
