@@ -1022,3 +1022,52 @@ func TestReplayRecordedPolicies(t *testing.T) {
 			code, res.Mode, res.Divergence, res.PolicyRecords, res.Unverifiable, errOut)
 	}
 }
+
+// TestReplayRecordsSuperseded: a data plane that crashed after deriving
+// under one configuration (trajectories off) but before saving its
+// state, restarted under another (on), derives the entries after its
+// saved state again and records so, from its saved cursor on, after the
+// stale record; replay derives them as the later record says, the stale
+// one superseded: divergence 0.
+func TestReplayRecordsSuperseded(t *testing.T) {
+	data := t.TempDir()
+	writeTenantFile(t, data, "t_receipt", "tenant.yaml", []byte("features:\n  trajectory: true\n"))
+	lines := corpusLines(t, 3000)
+	store, err := segment.Open(context.Background(), segment.Config{Dir: data, IndexCacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(lines [][]byte) {
+		d := startDataPlane(t, data, store, false)
+		appendLines(t, store, lines)
+		d.catchUp(t, false)
+		d.stop(t)
+	}
+	run(lines[:500])
+	statePath := filepath.Join(data, dataplane.StateFile)
+	early, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(lines[500:1000])
+	writeTenantFile(t, data, "t_receipt", "tenant.yaml", []byte("features:\n  trajectory: false\n"))
+	run(lines[1000:2000])
+	if err := os.WriteFile(statePath, early, 0o644); err != nil { // the crash: that state never saved
+		t.Fatal(err)
+	}
+	writeTenantFile(t, data, "t_receipt", "tenant.yaml", []byte("features:\n  trajectory: true\n"))
+	run(lines[2000:])
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs := policyRecords(t, data)
+	if len(recs) != 3 || recs[1].Trajectory || !recs[2].Trajectory || recs[2].From >= recs[1].From {
+		t.Fatalf("records %+v: want on, off, then on from before the off one", recs)
+	}
+	counts := storedDerived(t, data)
+	res, code, errOut := runReplay(t, "--data", data, "--verify")
+	if code != 0 || res.Divergence != 0 || res.Identical != counts[""] || res.State != "identical" || res.PolicyRecords != 2 {
+		t.Fatalf("exit %d: divergence %d (%d missing, %d extra), identical %d of %d, state %q, %d records in force; want 0, 0, all, identical, 2\n%s",
+			code, res.Divergence, res.Missing, res.Extra, res.Identical, counts[""], res.State, res.PolicyRecords, errOut)
+	}
+}
