@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 	"github.com/logline/logline/internal/span"
 )
 
-// MaxEmbeddedProgram bounds the encoded program (ir.Encode) a
+// MaxEmbeddedProgram bounds the encoded program (EncodeRecorded) a
 // derivation_policy record carries: base64 makes 40,000 bytes 53,336
 // characters, which leaves the record under span.DefaultMaxSpanBytes.
 // A larger program is named by its hash only.
@@ -38,18 +39,35 @@ const PolicyWho = "system:dataplane"
 type PolicyKey struct {
 	Trajectory bool `json:"trajectory"`
 	Diamond    bool `json:"diamond"`
-	// Program is the hex SHA-256 of ir.Encode(program); "" when the
-	// tenant has no program.
+	// Program is ProgramSHA256 of the program; "" when the tenant has
+	// none.
 	Program string `json:"program_sha256"`
 }
 
-// ProgramSHA256 is the hex SHA-256 of a program's encoding; "" for nil.
+// ProgramSHA256 is the hex SHA-256 of a program's encoding as recorded
+// (EncodeRecorded); "" for nil.
 func ProgramSHA256(p *ir.Program) string {
 	if p == nil {
 		return ""
 	}
-	sum := sha256.Sum256(ir.Encode(p))
+	sum := sha256.Sum256(EncodeRecorded(p))
 	return hex.EncodeToString(sum[:])
+}
+
+// EncodeRecorded is ir.Encode of p with its source file names reduced to
+// their last element. A tenant's programs are compiled from paths under
+// the data directory, and where that directory is, or how --data spells
+// it, is no part of what the program derives (file names only name
+// positions in messages): the same program has the same hash on a
+// restored copy, and for replay as for serve. A tenant's files are all
+// in one directory, so the names stay distinct.
+func EncodeRecorded(p *ir.Program) []byte {
+	c := *p // shallow: only Files is replaced
+	c.Files = make([]string, len(p.Files))
+	for i, f := range p.Files {
+		c.Files[i] = filepath.Base(f)
+	}
+	return ir.Encode(&c)
 }
 
 // notePolicy queues a derivation_policy record when the entry at index,
@@ -68,7 +86,7 @@ func (w *Worker) notePolicy(tenant string, index uint64, r *tenantRun) error {
 	}
 	var encoded []byte
 	if r.prog != nil {
-		encoded = ir.Encode(r.prog)
+		encoded = EncodeRecorded(r.prog)
 	}
 	sp, err := policySpan(tenant, index, r.key, encoded, w.cfg.Store.Size(), w.cfg.Now())
 	if err != nil {
@@ -159,7 +177,7 @@ type PolicyRecord struct {
 	Tenant   string
 	From     uint64 // the first entry derived under it
 	PolicyKey
-	// Encoded is the encoded program (ir.Encode) the record embeds; nil
+	// Encoded is the encoded program (EncodeRecorded) the record embeds; nil
 	// when it names the program by its hash only.
 	Encoded []byte
 }

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/logline/logline/internal/ledger"
+	"github.com/logline/logline/internal/lll/check"
 	"github.com/logline/logline/internal/lll/eval"
 	"github.com/logline/logline/internal/lll/ir"
+	"github.com/logline/logline/internal/lll/syntax"
 	"github.com/logline/logline/internal/span"
 )
 
@@ -313,5 +315,36 @@ func TestPolicyRecordedAgainAfterCrash(t *testing.T) {
 	}
 	if last := got[2]; !last.Trajectory || last.From < saved || last.From > got[1].From || last.Index < got[1].Index {
 		t.Errorf("records %+v: want the last on, from the saved cursor %d at most the stale one's", got, saved)
+	}
+}
+
+// TestProgramSHA256: a program's recorded hash does not depend on where
+// its files are (the data directory's path), only on what they say.
+func TestProgramSHA256(t *testing.T) {
+	compileAt := func(name, src string) *ir.Program {
+		t.Helper()
+		f, err := syntax.Parse(name, []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := check.Check([]*syntax.File{f}, check.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const src = "policy trajectory_linker {\n  close_timeout: 2h\n}\n"
+	a := compileAt("/srv/logline/cfg/tenants/acme/p.lll", src)
+	b := compileAt("data/cfg/tenants/acme/p.lll", src)
+	c := compileAt("data/cfg/tenants/acme/p.lll", "policy trajectory_linker {\n  close_timeout: 3h\n}\n")
+	if ProgramSHA256(a) != ProgramSHA256(b) || ProgramSHA256(a) == ProgramSHA256(c) || ProgramSHA256(nil) != "" {
+		t.Errorf("sha256 %s (at /srv), %s (at data), %s (other source): want the first two equal, the third other", ProgramSHA256(a), ProgramSHA256(b), ProgramSHA256(c))
+	}
+	p, err := ir.Decode(EncodeRecorded(a))
+	if err != nil || ProgramSHA256(p) != ProgramSHA256(a) || p.Files[0] != "p.lll" {
+		t.Errorf("the recorded encoding decodes to %v (%v): want the same hash, file p.lll", p, err)
+	}
+	if a.Files[0] != "/srv/logline/cfg/tenants/acme/p.lll" {
+		t.Errorf("EncodeRecorded changed the program's files: %v", a.Files)
 	}
 }
