@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logline/logline/internal/derive"
 	"github.com/logline/logline/internal/lll/ir"
 	"github.com/logline/logline/internal/span"
 )
@@ -24,10 +25,9 @@ import (
 const MaxEmbeddedProgram = 40_000
 
 // TypePolicy is the entity type of the records of the policy each
-// tenant's entries are derived with. (derive.Reserved, which ingest
-// consults, does not list it yet: the records are trusted by their
-// author, PolicyWho, which no client may write.)
-const TypePolicy = "derivation_policy"
+// tenant's entries are derived with. No client may write it
+// (derive.Reserved), and replay trusts only records by PolicyWho.
+const TypePolicy = derive.TypePolicy
 
 // PolicyWho is the author of the data plane's own records
 // (derivation_policy, derivation_shed).

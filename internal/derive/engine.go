@@ -27,12 +27,16 @@ const (
 // TypeShed is the record of derived spans shed under backpressure.
 const TypeShed = "derivation_shed"
 
+// TypePolicy is the record of the policy a tenant's entries are derived
+// with (the data plane writes it; replay reads it).
+const TypePolicy = "derivation_policy"
+
 // Reserved reports whether a client may not write a span with this
 // author and entity type: who "system:…" is the server's own, and the
 // data plane's types are written by the data plane only.
 func Reserved(who, entityType string) bool {
 	switch entityType {
-	case TypeEdge, TypeClosed, TypeQuality, TypeCandidate, TypeClock, TypeAlert, TypeShed:
+	case TypeEdge, TypeClosed, TypeQuality, TypeCandidate, TypeClock, TypeAlert, TypeShed, TypePolicy:
 		return true
 	}
 	return strings.HasPrefix(who, "system:")

@@ -137,6 +137,7 @@ func TestIngestSingleRejects(t *testing.T) {
 		{"tenant mismatch", "/ingest?tenant=other", "", spanJSON(nil), nil, 403, "tenant_mismatch", "/tenant"},
 		{"system author", "/ingest", "", spanJSON(map[string]any{"who": "system:trajectory"}), nil, 403, "reserved", "/who"},
 		{"data-plane type", "/ingest", "", spanJSON(map[string]any{"entity_type": "trajectory_quality"}), nil, 403, "reserved", "/entity_type"},
+		{"data-plane record", "/ingest", "", spanJSON(map[string]any{"entity_type": "derivation_policy"}), nil, 403, "reserved", "/entity_type"},
 		{"clock type", "/ingest", "", spanJSON(map[string]any{"entity_type": "clock"}), nil, 403, "reserved", "/entity_type"},
 		{"seq gap", "/ingest", "", spanJSON(map[string]any{"id": "fresh", "seq": 2}), nil, 409, "conflict", "/seq"},
 		{"seq gap on known id", "/ingest", "", spanJSON(map[string]any{"id": "known", "seq": 5}), nil, 409, "conflict", "/seq"},
