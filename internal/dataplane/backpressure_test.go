@@ -31,6 +31,28 @@ func compile(t *testing.T, src string) *ir.Program {
 	return p
 }
 
+// shedWorker opens a worker over store (in dir) after appending the
+// first 1000 corpus spans to real, under max_per_minute 100, its clock
+// fixed in one minute of 2011; cfg adjusts its Config. It returns the
+// clock and how many spans the engine derives from those spans.
+func shedWorker(t *testing.T, dir string, real, store ledger.Store, cfg func(*Config)) (*Worker, *fixedClock, int) {
+	t.Helper()
+	spans := corpusSpans(t, 1000)
+	appendAll(t, real, spans)
+	prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 100\n}\n")
+	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
+	c := Config{Store: store, Program: func(string) *ir.Program { return prog }, Features: on,
+		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Tick: time.Millisecond}
+	if cfg != nil {
+		cfg(&c)
+	}
+	w, err := Open(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, clock, len(offline(t, prog, spans))
+}
+
 // TestShedDerived: over max_per_minute, derived spans are shed (not
 // appended), counted, and recorded by a derivation_shed span naming the
 // causes' log index range once the minute ends.
@@ -38,16 +60,7 @@ func TestShedDerived(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	defer s.Close()
-	spans := corpusSpans(t, 1000)
-	appendAll(t, s, spans)
-	prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 100\n}\n")
-	all := len(offline(t, prog, spans))
-	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
-	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
-		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Tick: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, clock, all := shedWorker(t, dir, s, s, nil)
 	st := runUntil(t, w, s, func(Status) bool { return true })
 	if st.Derived != 100 {
 		t.Fatalf("appended %d derived spans in one minute, want 100 (of %d)", st.Derived, all)
@@ -119,17 +132,8 @@ func TestShedRecordedBeforeSave(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	defer s.Close()
-	spans := corpusSpans(t, 1000)
-	appendAll(t, s, spans)
-	prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 100\n}\n")
-	all := len(offline(t, prog, spans))
 	// The clock never leaves its minute: only saving records the sheds.
-	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
-	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
-		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Chunk: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _, all := shedWorker(t, dir, s, s, func(c *Config) { c.Tick, c.Chunk = 0, 300 })
 	st := runUntil(t, w, s, func(Status) bool { return true })
 	if st.Derived != 100 {
 		t.Fatalf("appended %d derived spans in one minute, want 100 (of %d)", st.Derived, all)
@@ -279,16 +283,7 @@ func TestShedRecordedAgainAfterFailedAppend(t *testing.T) {
 	real := openStore(t, dir)
 	defer real.Close()
 	s := &failingShedStore{Store: real}
-	spans := corpusSpans(t, 1000)
-	appendAll(t, real, spans)
-	prog := compile(t, "policy derived_events_perf {\n  max_per_minute: 100\n}\n")
-	all := len(offline(t, prog, spans))
-	clock := &fixedClock{t: time.Date(2011, 1, 1, 0, 0, 10, 0, time.UTC)}
-	w, err := Open(Config{Store: s, Program: func(string) *ir.Program { return prog }, Features: on,
-		StatePath: filepath.Join(dir, StateFile), Now: clock.Now, ClockIdle: 24 * time.Hour, Tick: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _, all := shedWorker(t, dir, real, s, nil)
 	st := runUntil(t, w, real, func(st Status) bool { return s.failed.Load() && st.Shed > 0 })
 	if !s.failed.Load() {
 		t.Fatal("the shed record's append never failed")
