@@ -73,7 +73,8 @@ func EncodeRecorded(p *ir.Program) []byte {
 // notePolicy queues a derivation_policy record when the entry at index,
 // of tenant, is the first one the worker applies under r's policy since
 // the last record it queued for tenant (or ever: the first entry of a
-// tenant, also after a restart from a state that names no record).
+// tenant with trajectories on, also after a restart from a state that
+// names no record).
 //
 // The record is stored with the step's derived spans, before any state
 // saved past index (save flushes w.records), so every saved cursor is
@@ -81,7 +82,15 @@ func EncodeRecorded(p *ir.Program) []byte {
 // failStep drops it and resets w.recorded to the saved state's: applying
 // the entries again notices the change again and queues it again.
 func (w *Worker) notePolicy(tenant string, index uint64, r *tenantRun) error {
-	if k, ok := w.recorded[tenant]; ok && k == r.key {
+	k, ok := w.recorded[tenant]
+	if ok && k == r.key {
+		return nil
+	}
+	if !ok && !r.key.Trajectory {
+		// A tenant never derived for (serve's default) gets no record:
+		// nothing of the data plane is in its ledger. Replay derives
+		// the entries before a tenant's first record with the
+		// configuration in force.
 		return nil
 	}
 	var encoded []byte
