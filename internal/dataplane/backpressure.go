@@ -221,13 +221,14 @@ func (w *Worker) recordShed(tenant string, r *rate) {
 		w.fail(err)
 		return
 	}
-	w.records = append(w.records, shedRecord{span: sp, shed: r.shed})
+	w.records = append(w.records, pendingRecord{span: sp, shed: r.shed})
 }
 
-// shedRecord is a derivation_shed span waiting to be stored, and how
-// many shed spans it names (Status.Shed counts them once it is stored),
-// or a derivation_policy span (policy; Status.Policies counts it).
-type shedRecord struct {
+// pendingRecord is a record of the data plane's own waiting to be
+// stored: a derivation_shed span, with how many shed spans it names
+// (Status.Shed counts them once it is stored), or a derivation_policy
+// span (policy; Status.Policies counts it).
+type pendingRecord struct {
 	span   *span.Span
 	shed   int
 	policy bool

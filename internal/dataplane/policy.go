@@ -101,7 +101,7 @@ func (w *Worker) notePolicy(tenant string, index uint64, r *tenantRun) error {
 	if err != nil {
 		return err
 	}
-	w.records = append(w.records, shedRecord{span: sp, policy: true})
+	w.records = append(w.records, pendingRecord{span: sp, policy: true})
 	w.recorded[strings.Clone(tenant)] = r.key
 	return nil
 }

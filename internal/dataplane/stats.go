@@ -46,23 +46,6 @@ func (w *Worker) LastCloseLatency(tenant string) (time.Duration, bool) {
 	return d, ok
 }
 
-// countDerived counts one derived span stored for tenant, passing runs
-// of a tenant to Config.Derived at once; "" passes what is counted.
-func (w *Worker) countDerived(tenant string) {
-	if w.cfg.Derived == nil {
-		return
-	}
-	if tenant != w.counting || tenant == "" {
-		if w.counted > 0 {
-			w.cfg.Derived(w.counting, w.counted)
-		}
-		w.counting, w.counted = tenant, 0
-	}
-	if tenant != "" {
-		w.counted++
-	}
-}
-
 // pendingClose is a trajectory_closed span waiting to be stored: its
 // place in the pending spans and when the ledger received its cause.
 type pendingClose struct {

@@ -125,18 +125,16 @@ type Worker struct {
 	lastSeen map[string]time.Time  // wall time a tenant's own span was last applied
 	started  time.Time
 	pending  []*span.Span
-	records  []shedRecord // shed and policy records waiting for the next append
+	records  []pendingRecord // shed and policy records waiting for the next append
 	// recorded is, by tenant, the policy of the last derivation_policy
 	// record queued (stored once the records are: failStep resets it to
 	// the saved state's, which save writes only once they are stored).
 	recorded map[string]PolicyKey
-	// curTenant and curRun are the tenant of the entry being applied and
-	// its tenantRun, so that the engine, backpressure and the alarms read
-	// one policy for all of an entry, the one its record names; curRun
-	// is nil between entries.
-	curTenant string
-	curRun    *tenantRun
-	spare     []*span.Span // the last appended pending slice, for reuse
+	// curRun is the tenantRun of the entry being applied (cause), so that
+	// the engine, backpressure and the alarms read one policy for all of
+	// an entry, the one its record names; nil between entries.
+	curRun *tenantRun
+	spare  []*span.Span // the last appended pending slice, for reuse
 	// inflight carries the result of the append launch started (nil when
 	// none runs).
 	inflight chan flushResult
@@ -149,10 +147,6 @@ type Worker struct {
 	ownHead  int
 	builder  span.Builder // builds the derived spans
 	curIndex uint64       // log index of the entry being applied
-	// counting is the tenant whose derived spans countDerived counts,
-	// counted how many so far.
-	counting string
-	counted  uint64
 	cause    *derive.Input
 	closes   []pendingClose // trajectory_closed spans in pending
 	// lastClose is each tenant's latest close latency (under mu).
@@ -345,7 +339,7 @@ func (w *Worker) run(tenant string) *tenantRun {
 // runOf is run, but for the tenant of the entry being applied the run
 // its policy was recorded for.
 func (w *Worker) runOf(tenant string) *tenantRun {
-	if w.curRun != nil && tenant == w.curTenant {
+	if w.curRun != nil && tenant == w.cause.Tenant {
 		return w.curRun
 	}
 	return w.run(tenant)
@@ -504,7 +498,7 @@ func (w *Worker) step(ctx context.Context, to uint64) error {
 		// The policy the entry is derived with, recorded when it is
 		// another than the tenant's last recorded one.
 		r := w.run(in.Tenant)
-		w.curTenant, w.curRun = in.Tenant, r
+		w.curRun = r
 		defer func() { w.curRun = nil }()
 		if err := w.notePolicy(in.Tenant, index, r); err != nil {
 			return err
@@ -578,7 +572,7 @@ func (w *Worker) failStep(err error) error {
 
 // flushResult is what appending one step's spans came to.
 type flushResult struct {
-	records              []shedRecord
+	records              []pendingRecord
 	spans                []*span.Span
 	closes               []pendingClose
 	recordOuts, spanOuts []ledger.Outcome
@@ -648,6 +642,17 @@ func (w *Worker) settle() error {
 			}
 		}
 	}
+	// Config.Derived gets each run of one tenant's new spans at once
+	// (also those stored before an error).
+	var runTenant string
+	var run uint64
+	countRun := func() {
+		if run > 0 && w.cfg.Derived != nil {
+			w.cfg.Derived(runTenant, run)
+		}
+		run = 0
+	}
+	defer countRun()
 	var added, dups, conflicts int64
 	for i, o := range r.spanOuts {
 		switch {
@@ -656,7 +661,11 @@ func (w *Worker) settle() error {
 		case o.Err == nil:
 			added++
 			w.appended(o)
-			w.countDerived(r.spans[i].Tenant)
+			if t := r.spans[i].Tenant; t != runTenant {
+				countRun()
+				runTenant = t
+			}
+			run++
 		case errors.Is(o.Err, ledger.ErrConflict):
 			// Stored with other content: derived before a restart under
 			// another policy. The stored span stands; replay --verify
@@ -667,7 +676,6 @@ func (w *Worker) settle() error {
 			return fmt.Errorf("append derived span %s: %w", r.spans[i].ID, o.Err)
 		}
 	}
-	w.countDerived("")
 	stored := w.cfg.Now()
 	w.mu.Lock()
 	for _, c := range r.closes {
