@@ -114,13 +114,20 @@ func readLLLFiles(a *app, args []string) ([]programSource, error) {
 // codes say (docs/cli.md): a file that is not there, or a directory, is
 // bad input (2); one that is there but cannot be read an I/O error (3).
 func lllReadError(name string, err error) error {
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if missingFile(err) {
 		return usageErrorf("%s: no such file", name)
 	}
 	if errors.Is(err, syscall.EISDIR) {
 		return usageErrorf("%s is a directory, not a file", name)
 	}
 	return ioErrorf("read %s: %w", name, pathErrCause(err))
+}
+
+// missingFile reports whether err says a path names no file: it does
+// not exist, or goes through a file. Such an input is bad input (exit
+// 2), not an I/O error.
+func missingFile(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // maxLLLSource bounds one .lll file the commands read.

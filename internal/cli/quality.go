@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -218,7 +217,7 @@ func (a *app) simulationProgram(path string) (*ir.Program, error) {
 func openSimulationInput(flag, path string) (*os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		if missingFile(err) {
 			return nil, usageErrorf("quality simulate: %s %s: no such file", flag, path)
 		}
 		return nil, ioErrorf("quality simulate: %s %s: %w", flag, path, pathErrCause(err))
@@ -255,7 +254,7 @@ func createSimulationOutput(o simulateOptions) (*durable.File, error) {
 	}
 	f, err := durable.Create(o.out, 0o644)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		if missingFile(err) {
 			return nil, usageErrorf("quality simulate: --out %s: no such directory", o.out)
 		}
 		return nil, ioErrorf("quality simulate: --out %s: %w", o.out, pathErrCause(err))
